@@ -1,0 +1,19 @@
+# The two commands (README): `make run` brings the whole system up, `make test` runs the suite.
+SHELL := /bin/bash
+.PHONY: run test lint bootstrap
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+run: bootstrap
+	@source scripts/env.sh && python manage.py migrate --noinput -v 0 \
+	  && python manage.py collectstatic --noinput -v 0 \
+	  && python manage.py seed_demo \
+	  && echo "112 Dispatch: http://127.0.0.1:$${PORT:-8000}/  (health: /healthz, API docs: /api/docs/)" \
+	  && exec honcho start -f Procfile -p $${PORT:-8000}
+
+test: bootstrap
+	@source scripts/env.sh && REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} python -m pytest $(PYTEST_ARGS)
+
+lint: bootstrap
+	@source scripts/env.sh && ruff check . && ruff format --check --quiet . || (echo "ruff found problems"; exit 1)

@@ -1,0 +1,39 @@
+from django.contrib.gis import admin
+
+from .models import AmlMessage, Call, IncidentType, ResponsePlanLine
+
+
+class PlanLineInline(admin.TabularInline):
+    model = ResponsePlanLine
+    extra = 1
+
+
+@admin.register(IncidentType)
+class IncidentTypeAdmin(admin.ModelAdmin):
+    list_display = ("code", "priority", "name_ru", "name_kk", "name_en", "active")
+    list_filter = ("priority", "active")
+    search_fields = ("code", "name_ru", "name_kk", "name_en")
+    inlines = [PlanLineInline]
+
+
+@admin.register(Call)
+class CallAdmin(admin.GISModelAdmin):
+    # Calls change only through the services (journal rows); the admin reads.
+    list_display = ("reference", "status", "priority", "incident_type", "received_at")
+    list_filter = ("status", "priority", "incident_type")
+    search_fields = ("reference", "caller_phone", "address")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(AmlMessage)
+class AmlMessageAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "msisdn", "accepted", "reason", "call")
+    list_filter = ("accepted",)
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,48 @@
+"""POST /api/v1/aml/: Advanced Mobile Location messages from the operator's AML gateway."""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dispatch.access import IsGateway
+
+from .aml import AmlParseError
+from .services import aml_receive
+
+
+class AmlIn(serializers.Serializer):
+    msisdn = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    message = serializers.CharField(max_length=2000, trim_whitespace=False)
+
+
+class AmlView(APIView):
+    permission_classes = [IsGateway]
+
+    @extend_schema(
+        request=AmlIn,
+        responses={201: inline_serializer("AmlAccepted", {"fix": serializers.DictField(),
+                                                          "call": serializers.DictField(allow_null=True)})},
+    )
+    def post(self, request):
+        from dispatch.apis import call_queryset
+        from dispatch.serializers import CallSerializer
+
+        data = AmlIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        try:
+            aml, call = aml_receive(msisdn=v.get("msisdn", ""), message=v["message"], actor=request.user)
+        except AmlParseError as exc:
+            return Response({"message": [exc.reason]}, status=status.HTTP_400_BAD_REQUEST)
+        fix = {
+            "id": aml.id,
+            "msisdn": aml.msisdn,
+            "lat": aml.location.y,
+            "lon": aml.location.x,
+            "accuracy_m": aml.accuracy_m,
+            "fix_time": aml.fix_time.isoformat() if aml.fix_time else None,
+            "positioning": aml.parsed.get("positioning"),
+        }
+        body = {"fix": fix, "call": CallSerializer(call_queryset().get(pk=call.pk)).data if call else None}
+        return Response(body, status=status.HTTP_201_CREATED)

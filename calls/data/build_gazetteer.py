@@ -1,0 +1,190 @@
+"""Build `astana_gazetteer.json.gz` from the OpenStreetMap extracts described in README.md.
+
+    .venv/bin/python calls/data/build_gazetteer.py \
+        ../shared/data/astana_streets.json ../shared/data/astana_intersections.json \
+        ../shared/data/malls.geojson --out calls/data/astana_gazetteer.json.gz
+
+Streets: the source lists each street as the points of all its OSM ways concatenated
+(shared points dropped), so a jump longer than SPLIT_GAP_M between consecutive points is a
+jump to the next way, not a road; the street is cut there into separate lines.
+Intersections: the source lists, per street, the points where it meets another road;
+points whose other road has no name are dropped, the rest are grouped by the pair of
+streets (compared by their search keys, so `Абылай Хан даңғылы` and `проспект Абылай Хана`
+are one street) and clustered within CLUSTER_M, so that a dual carriageway crossing is one
+corner. Each corner is placed on its most central real crossing point.
+Places: named features of a GeoJSON FeatureCollection; other properties are dropped.
+
+Needs only the standard library plus this project's `calls.gazetteer` (for `normalize`).
+"""
+
+import argparse
+import gzip
+import hashlib
+import json
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from calls.gazetteer import FORMAT, importance_from_length, normalize  # noqa: E402
+
+SOURCE = "osm-astana"
+ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetmap.org/copyright)"
+SPLIT_GAP_M = 350
+CLUSTER_M = 100
+_M_PER_DEG = 111_320.0
+_COS = math.cos(math.radians(51.15))  # Astana; equirectangular metres are exact enough at city scale
+
+
+def _xy(lat, lon):
+    return lon * _M_PER_DEG * _COS, lat * _M_PER_DEG
+
+
+def _dist(a, b):
+    (ax, ay), (bx, by) = _xy(*a), _xy(*b)
+    return math.hypot(ax - bx, ay - by)
+
+
+def street_lines(points):
+    """Cut the point list into lines at jumps longer than SPLIT_GAP_M."""
+    lines, current = [], [points[0]]
+    for p in points[1:]:
+        if _dist(current[-1], p) > SPLIT_GAP_M:
+            lines.append(current)
+            current = []
+        current.append(p)
+    lines.append(current)
+    return lines
+
+
+def _nearest_on_segment(p, a, b):
+    (px, py), (ax, ay), (bx, by) = _xy(*p), _xy(*a), _xy(*b)
+    dx, dy = bx - ax, by - ay
+    t = 0.0 if dx == dy == 0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)))
+    return (a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])), math.hypot(px - ax - t * dx, py - ay - t * dy)
+
+
+def representative_point(lines):
+    """The point on the street nearest its length-weighted centroid; (point, length in metres)."""
+    segments = [(a, b) for line in lines for a, b in zip(line, line[1:])]
+    if not segments:
+        return lines[0][0], 0.0
+    total = sum(_dist(a, b) for a, b in segments)
+    if total == 0:
+        return segments[0][0], 0.0
+    clat = sum((a[0] + b[0]) / 2 * _dist(a, b) for a, b in segments) / total
+    clon = sum((a[1] + b[1]) / 2 * _dist(a, b) for a, b in segments) / total
+    best = min((_nearest_on_segment((clat, clon), a, b) for a, b in segments), key=lambda r: r[1])
+    return best[0], total
+
+
+def build_streets(path):
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    entries, length_by_name = [], {}
+    for street in data["streets"]:
+        name = street["name"].strip()
+        points = [(p["lat"], p["lng"]) for p in street["points"]]
+        if not name or not normalize(name) or not points:
+            continue
+        lines = street_lines(points)
+        (lat, lon), length = representative_point(lines)
+        length_by_name[name] = length
+        entries.append({
+            "kind": "street", "label": name, "lat": round(lat, 6), "lon": round(lon, 6),
+            "importance": importance_from_length(length), "length_m": round(length),
+            "lines": [[[p[1], p[0]] for p in line] for line in lines],
+        })  # fmt: skip
+    return entries, length_by_name
+
+
+def build_intersections(path, length_by_name):
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    by_pair = {}  # (key_a, key_b) → {"points": set, "names": {key: {name: length}}}
+    for street, crossings in data.items():
+        for c in crossings:
+            other = c["crossroad"].strip()
+            if not street.strip() or not other or street not in length_by_name or other not in length_by_name:
+                continue
+            ka, kb = normalize(street), normalize(other)
+            if ka == kb:
+                continue  # one street whose name changes here
+            pair = tuple(sorted((ka, kb)))
+            group = by_pair.setdefault(pair, {"points": set(), "names": {}})
+            group["points"].add((c["lat"], c["lng"]))
+            group["names"].setdefault(ka, {})[street] = length_by_name[street]
+            group["names"].setdefault(kb, {})[other] = length_by_name[other]
+    entries = []
+    for pair, group in sorted(by_pair.items()):
+        # The longest street among a key's names gives the label: the avenue, not its stub.
+        names = [max(group["names"][k].items(), key=lambda kv: (kv[1], kv[0]))[0] for k in pair]
+        lengths = [group["names"][k][n] for k, n in zip(pair, names)]
+        importance = (importance_from_length(lengths[0]) + importance_from_length(lengths[1])) / 2
+        for cluster in _clusters(sorted(group["points"])):
+            clat = sum(p[0] for p in cluster) / len(cluster)
+            clon = sum(p[1] for p in cluster) / len(cluster)
+            lat, lon = min(cluster, key=lambda p: _dist(p, (clat, clon)))
+            entries.append({
+                "kind": "intersection", "label": f"{names[0]} / {names[1]}", "streets": names,
+                "lat": lat, "lon": lon, "importance": round(importance, 3),
+                # every crossing point of the cluster, for accuracy benchmarks
+                "points": [[p[1], p[0]] for p in cluster] if len(cluster) > 1 else None,
+            })  # fmt: skip
+    return entries
+
+
+def _clusters(points):
+    """Greedy: a point joins the first cluster whose first point is within CLUSTER_M."""
+    clusters = []
+    for p in points:
+        for cluster in clusters:
+            if _dist(cluster[0], p) <= CLUSTER_M:
+                cluster.append(p)
+                break
+        else:
+            clusters.append([p])
+    return clusters
+
+
+def build_places(path):
+    from calls.gazetteer import places_from_geojson  # GEOS, only needed here
+
+    return places_from_geojson(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("streets")
+    parser.add_argument("intersections")
+    parser.add_argument("places", nargs="*", help="GeoJSON FeatureCollections of named places")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+
+    streets, lengths = build_streets(args.streets)
+    intersections = build_intersections(args.intersections, lengths)
+    places = [e for path in args.places for e in build_places(path)]
+    for e in intersections:
+        if e["points"] is None:
+            del e["points"]
+    doc = {
+        "format": FORMAT,
+        "source": SOURCE,
+        "attribution": ATTRIBUTION,
+        "license": "ODbL-1.0",
+        "derived_from": {Path(p).name: sha256(p) for p in [args.streets, args.intersections, *args.places]},
+        "entries": streets + intersections + places,
+    }
+    raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # mtime=0: the same inputs give a byte-identical file
+    with open(args.out, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="") as gz:
+        gz.write(raw)
+    print(f"{args.out}: {len(streets)} streets, {len(intersections)} intersections, {len(places)} places/addresses, "
+          f"{Path(args.out).stat().st_size:,} bytes")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,405 @@
+"""The gazetteer: how operators' text is normalised, how the data is loaded, how it is searched.
+
+Operators type the way callers speak: Russian or Kazakh street words in front of or after
+the name (`улица X`, `X көшесі`, `пр. X`, `X даңғылы`), Kazakh letters typed on a Russian
+keyboard (`Мангилик Ел`), the Russian genitive of a person's name (`Абылай хана`), and
+corners (`угол X и Y`). `normalize()` folds all of that to one search key; the loader
+stores that key in `GazetteerEntry.normalized` and the selectors apply the same function
+to the query, so both sides always agree. The search itself is PostgreSQL's: pg_trgm
+similarity on a GIN-indexed column, KNN (`<->`) on GiST-indexed geography.
+
+This module imports no models at import time so that `calls/data/build_gazetteer.py` can
+use `normalize()` without a configured Django.
+"""
+
+import gzip
+import json
+import math
+import re
+from pathlib import Path
+
+from django.db import connection, transaction
+
+__all__ = [
+    "normalize",
+    "split_street_name",
+    "corner_candidates",
+    "load_gazetteer_file",
+    "geocode",
+    "reverse_geocode",
+]
+
+# --- Normalisation -----------------------------------------------------------------------
+
+# Kazakh letters folded to what a Russian keyboard types for them. й→и and the dropped
+# soft/hard signs are ours: transliterations and callers disagree on exactly those
+# (`Кабанбай`/`Kabanbay`, `Аль-Фараби`/`Әл-Фараби`), and no two Astana streets differ by them.
+_LETTER_FOLD = str.maketrans(
+    {
+        "ё": "е", "ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у",
+        "һ": "х", "і": "и", "й": "и", "ь": None, "ъ": None,
+        # Kazakh Latin alphabet (2021) letters, in case the query comes from a phone keyboard.
+        "ä": "а", "ö": "о", "ü": "у", "ğ": "г", "ı": "ы", "ş": "ш", "ç": "ч", "ñ": "н", "ū": "у",
+    }
+)  # fmt: skip
+
+# Latin → Cyrillic, so that `Khan Shatyr`, `Kabanbay Batyr Avenue` and OSM names that mix
+# Latin and Cyrillic look-alikes (`E-429` / `Е-429`) land on the same key. Longest first.
+_LATIN = {
+    "shch": "щ", "sch": "щ", "kh": "х", "zh": "ж", "sh": "ш", "ch": "ч", "ts": "ц", "ya": "я",
+    "yu": "ю", "yo": "е", "ye": "е", "ck": "к", "ph": "ф", "ee": "и", "oo": "у",
+    "a": "а", "b": "б", "c": "ц", "d": "д", "e": "е", "f": "ф", "g": "г", "h": "х", "i": "и",
+    "j": "ж", "k": "к", "l": "л", "m": "м", "n": "н", "o": "о", "p": "п", "q": "к", "r": "р",
+    "s": "с", "t": "т", "u": "у", "v": "в", "w": "у", "x": "кс", "z": "з",
+}  # fmt: skip
+_LATIN_RE = re.compile("|".join(sorted((k for k in _LATIN), key=len, reverse=True)) + "|y")
+_VOWELS = set("aeiouаеиоуыэюя")
+
+
+def _latin_sub(match):
+    s = match.group(0)
+    if s != "y":
+        return _LATIN[s]
+    # `y` after a vowel is й (Kabanbay), otherwise ы (Shatyr).
+    before = match.string[match.start() - 1] if match.start() else ""
+    return "и" if before in _VOWELS else "ы"
+
+
+def _fold(text):
+    text = text.lower().translate(_LETTER_FOLD)
+    return _LATIN_RE.sub(_latin_sub, text) if re.search(r"[a-z]", text) else text
+
+
+# Abbreviations with inner punctuation, rewritten before punctuation is removed.
+_COMPOUND_ABBREVIATIONS = [
+    (re.compile(r"(?<!\w)пр-?к?т(?!\w)\.?"), " пр "),
+    (re.compile(r"(?<!\w)б-р(?!\w)\.?"), " бр "),
+    (re.compile(r"(?<!\w)пр-д(?!\w)\.?"), " проезд "),
+    (re.compile(r"(?<!\w)(?:мкр-н|м-н)(?!\w)\.?"), " мкр "),
+    (re.compile(r"(?<!\w)ш\s*/\s*а(?!\w)\.?"), " мкр "),
+]
+# `101-я улица`, `39-шы көше`: an ordinal ending glued to a number says nothing.
+_ORDINAL = re.compile(r"(\d)(?:\s*-\s*|)(?:ая|ыи|ои|ии|ые|я|и|шы|ши|ыншы|инши|нши)(?!\w)")
+_PUNCT = re.compile(r"[\W_]+")
+
+# Street words, canonical code → the ways people write it (Russian, Kazakh, English).
+_STREET_WORDS = {
+    "ул": ["улица", "ул", "улицы", "көшесі", "көше", "көш", "street", "st", "str", "ulitsa", "koshesi"],
+    "пр": ["проспект", "пр", "просп", "пркт", "прт", "даңғылы", "даңғ", "даң", "avenue", "ave", "prospekt",
+           "prospect", "dangyly"],
+    "пер": ["переулок", "пер", "тұйығы", "тұйық", "тупик", "туп", "lane", "pereulok"],
+    "ш": ["шоссе", "ш", "трасса", "highway", "shosse"],
+    "бр": ["бульвар", "бр", "бул", "бульвары", "boulevard", "blvd"],
+    "пл": ["площадь", "пл", "алаңы", "алаң", "square", "sq"],
+    "мкр": ["микрорайон", "мкр", "мкрн", "мн", "microdistrict"],
+    "наб": ["набережная", "наб", "жағалауы"],
+    "проезд": ["проезд"],
+    "аллея": ["аллея", "аллеясы", "alley"],
+}  # fmt: skip
+_STREET_PHRASES = {"ш": ["тас жолы"], "мкр": ["шағын ауданы", "шағын аудан"]}
+_WORD_TYPE = {_fold(w): code for code, words in _STREET_WORDS.items() for w in words}
+_PHRASE_TYPE = [(tuple(_fold(p).split()), code) for code, ps in _STREET_PHRASES.items() for p in ps]
+
+# Russian genitive of a title after a person's name: `Абылай хана` is `Абылай хан`.
+_TITLE_STEMS = {_fold(k): _fold(v) for k, v in {"батыра": "батыр", "хана": "хан", "акына": "акын", "бия": "би"}.items()}
+
+
+def _tokens(text):
+    text = _fold(text)
+    for pattern, repl in _COMPOUND_ABBREVIATIONS:
+        text = pattern.sub(repl, text)
+    text = _ORDINAL.sub(r"\1", text)
+    return _PUNCT.sub(" ", text).split()
+
+
+def split_street_name(text):
+    """(search key, canonical street word or ""): `пр. Кабанбай батыра` → ("кабанбаи батыр", "пр")."""
+    tokens = _tokens(text)
+    street_type = ""
+    kept = []
+    i = 0
+    while i < len(tokens):
+        for phrase, code in _PHRASE_TYPE:
+            if tuple(tokens[i : i + len(phrase)]) == phrase:
+                street_type = street_type or code
+                i += len(phrase)
+                break
+        else:
+            code = _WORD_TYPE.get(tokens[i])
+            if code:
+                street_type = street_type or code
+            else:
+                kept.append(_TITLE_STEMS.get(tokens[i], tokens[i]))
+            i += 1
+    if not kept:
+        # The name is only street words (`Набережная`, `улица Набережная`): keep the last one.
+        kept = tokens[-1:]
+        street_type = _WORD_TYPE.get(tokens[0], "") if len(tokens) > 1 else ""
+    return " ".join(kept), street_type
+
+
+def normalize(text):
+    """The search key: lower case, Kazakh letters folded, street words and punctuation gone."""
+    return split_street_name(text or "")[0]
+
+
+# --- Corners -------------------------------------------------------------------------------
+
+_CORNER_PREFIX = re.compile(
+    r"^\s*(?:на\s+)?(?:угол|углу|пересечение|перекресток|перекрёсток|перекрестке|перекрёстке)"
+    r"(?:\s+(?:улиц|ул\.?|проспектов|пр\.?))?\s+"
+)
+_CORNER_SUFFIX = re.compile(r"\s+(?:қиылысы|қиылысында|киылысы|бұрышы|бурышы)\s*$")
+_CORNER_SEPARATOR = re.compile(r"\s*(?:[/\\&+,;]|\s(?:и|мен|пен|бен|және|жане)\s)\s*")
+
+
+def corner_candidates(query):
+    """The ways `query` splits into two street names: `угол X и Y` → [(X, Y)], raw text.
+
+    Every separator is tried, because `и` may also belong to a name; the database decides
+    which split names two streets that really cross.
+    """
+    text = _CORNER_SUFFIX.sub("", _CORNER_PREFIX.sub("", query.lower()))
+    pairs = []
+    for match in _CORNER_SEPARATOR.finditer(text):
+        left, right = text[: match.start()], text[match.end() :]
+        if normalize(left) and normalize(right):
+            pairs.append((left.strip(), right.strip()))
+    return pairs[:4]
+
+
+# --- Loading -----------------------------------------------------------------------------
+
+FORMAT = "dispatch-gazetteer/1"
+
+
+def read_gazetteer_file(path):
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def importance_from_length(length_m):
+    """0..1: a 15 km avenue is 1, a 100 m lane about 0.04; ranks otherwise equal matches."""
+    return round(min(1.0, math.log1p(length_m / 1000) / math.log1p(15)), 3)
+
+
+def places_from_geojson(collection):
+    """Gazetteer entries from a GeoJSON FeatureCollection of named places (any geometry).
+
+    Each feature gives a `place` under its name and, when it has a street address, an
+    `address` at the same point. Other properties (such as `image_link`) are ignored.
+    """
+    from django.contrib.gis.geos import GEOSGeometry
+
+    entries = []
+    for feature in collection.get("features", []):
+        props = feature.get("properties") or {}
+        name = (props.get("name") or "").strip()
+        if not name or not feature.get("geometry"):
+            continue
+        geom = GEOSGeometry(json.dumps(feature["geometry"]), srid=4326)
+        point = geom if geom.geom_type == "Point" else geom.point_on_surface
+        lat, lon = round(point.y, 6), round(point.x, 6)
+        aliases = [props[k].strip() for k in ("name:ru", "name:kk", "name:en", "alt_name") if props.get(k)]
+        entries.append({"kind": "place", "label": name, "names": [name, *aliases], "lat": lat, "lon": lon})
+        street = (props.get("addr_street") or props.get("addr:street") or "").strip()
+        number = (props.get("addr_housenumber") or props.get("addr:housenumber") or "").strip()
+        if street and number:
+            entries.append({"kind": "address", "label": f"{street} {number} ({name})", "names": [f"{street} {number}"],
+                            "lat": lat, "lon": lon})  # fmt: skip
+    return entries
+
+
+def _rows_from_entries(entries, source):
+    from django.contrib.gis.geos import LineString, MultiLineString, Point
+
+    from .geo_models import GazetteerEntry
+
+    rows = []
+    for e in entries:
+        kind = e["kind"]
+        if kind not in GazetteerEntry.Kind.values:
+            raise ValueError(f"unknown gazetteer kind {kind!r}")
+        location = Point(float(e["lon"]), float(e["lat"]), srid=4326)
+        common = {"kind": kind, "source": source, "label": e["label"][:300], "location": location,
+                  "importance": float(e.get("importance", 0.5 if kind == "place" else 0.2))}  # fmt: skip
+        if kind == "intersection":
+            a, b = (normalize(s) for s in e["streets"])
+            if not a or not b or a == b:
+                continue  # two names of one street meeting where the name changes
+            a, b = sorted((a, b))
+            rows.append(GazetteerEntry(**common, normalized=f"{a} {b}", street_a=a, street_b=b))
+            continue
+        geom = None
+        lines = [LineString(line, srid=4326) for line in e.get("lines") or () if len(line) >= 2]
+        if lines:
+            geom = MultiLineString(*lines, srid=4326)
+        seen = set()
+        for name in e.get("names") or [e["label"]]:
+            key, street_type = split_street_name(name)
+            if key and key not in seen:
+                seen.add(key)
+                rows.append(GazetteerEntry(**common, normalized=key, street_type=street_type, geom=geom))
+    return rows
+
+
+def load_gazetteer_file(path, source=None):
+    """Load a gazetteer file, replacing whatever an earlier load of the same source left.
+
+    Accepts this project's format (`calls/data/build_gazetteer.py`, .json or .json.gz) and
+    a GeoJSON FeatureCollection of named places. The source is the file's own `source`
+    field, else the file name; pass `source` to override. Returns {kind: rows}.
+    """
+    from .geo_models import GazetteerEntry
+
+    data = read_gazetteer_file(path)
+    if isinstance(data, dict) and data.get("type") == "FeatureCollection":
+        entries = places_from_geojson(data)
+    elif isinstance(data, dict) and data.get("format") == FORMAT:
+        entries = data["entries"]
+    else:
+        raise ValueError(f"{path}: neither a {FORMAT} file nor a GeoJSON FeatureCollection")
+    stem = Path(path).name.split(".")[0]
+    source = (source or (data.get("source") if isinstance(data.get("source"), str) else None) or stem)[:64]
+    rows = _rows_from_entries(entries, source)
+    with transaction.atomic():
+        GazetteerEntry.objects.filter(source=source).delete()
+        GazetteerEntry.objects.bulk_create(rows, batch_size=2000)
+    counts = {}
+    for row in rows:
+        counts[row.kind] = counts.get(row.kind, 0) + 1
+    return {"source": source, "counts": counts}
+
+
+# --- Selectors ----------------------------------------------------------------------------
+
+TABLE = "calls_gazetteerentry"
+# Below this a trigram match is noise (`%` and `%>` use the same numbers in the index scan).
+SIMILARITY_THRESHOLD = 0.3
+WORD_SIMILARITY_THRESHOLD = 0.6
+TYPE_BONUS = 0.08  # the query said `проспект` and this is a проспект
+IMPORTANCE_WEIGHT = 0.05  # among equal matches, the long avenue before the lane
+
+_NAME_SQL = f"""
+SELECT id, kind, label, ST_Y(location::geometry), ST_X(location::geometry),
+       GREATEST(similarity(normalized, %(q)s),
+                CASE WHEN kind <> 'intersection' THEN 0.9 * word_similarity(%(q)s, normalized) ELSE 0 END)
+         + CASE WHEN %(t)s <> '' AND street_type = %(t)s THEN {TYPE_BONUS} ELSE 0 END
+         + {IMPORTANCE_WEIGHT} * importance AS score
+FROM {TABLE}
+WHERE normalized %% %(q)s OR (normalized %%> %(q)s AND kind <> 'intersection')
+ORDER BY score DESC, id
+LIMIT %(limit)s
+"""
+
+# Both halves of a corner are looked up as streets first (indexed trigram search), then the
+# intersections of those streets by their exact keys (b-tree), in either order.
+_SIDE = f"""
+SELECT normalized AS key,
+       max(GREATEST(similarity(normalized, %({{p}})s), 0.9 * word_similarity(%({{p}})s, normalized))
+           + CASE WHEN %({{p}}_t)s <> '' AND street_type = %({{p}}_t)s THEN {TYPE_BONUS} ELSE 0 END) AS s
+FROM {TABLE}
+WHERE kind = 'street' AND (normalized %% %({{p}})s OR normalized %%> %({{p}})s)
+GROUP BY normalized ORDER BY s DESC LIMIT 12
+"""
+_CORNER_SQL = f"""
+WITH x AS ({_SIDE.format(p="x")}), y AS ({_SIDE.format(p="y")})
+SELECT e.id, e.kind, e.label, ST_Y(e.location::geometry), ST_X(e.location::geometry),
+       (x.s + y.s) / 2 + 0.02 + {IMPORTANCE_WEIGHT} * e.importance AS score
+FROM {TABLE} e JOIN x ON e.street_a = x.key JOIN y ON e.street_b = y.key
+WHERE e.kind = 'intersection'
+UNION ALL
+SELECT e.id, e.kind, e.label, ST_Y(e.location::geometry), ST_X(e.location::geometry),
+       (x.s + y.s) / 2 + 0.02 + {IMPORTANCE_WEIGHT} * e.importance AS score
+FROM {TABLE} e JOIN x ON e.street_b = x.key JOIN y ON e.street_a = y.key
+WHERE e.kind = 'intersection'
+ORDER BY score DESC, id
+LIMIT %(limit)s
+"""
+
+
+def _set_thresholds(cursor):
+    # Local to the transaction, so a caller's own trigram queries keep their settings.
+    cursor.execute(
+        "SELECT set_config('pg_trgm.similarity_threshold', %s, true),"
+        " set_config('pg_trgm.word_similarity_threshold', %s, true)",
+        [str(SIMILARITY_THRESHOLD), str(WORD_SIMILARITY_THRESHOLD)],
+    )
+
+
+def geocode(q, limit=10):
+    """Gazetteer matches for an operator's text, best first: [{label, kind, lat, lon, score}]."""
+    q = (q or "").strip()
+    key, street_type = split_street_name(q)
+    if not key:
+        return []
+    found = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        _set_thresholds(cursor)
+        cursor.execute(_NAME_SQL, {"q": key, "t": street_type, "limit": limit})
+        found.extend(cursor.fetchall())
+        for x, y in corner_candidates(q):
+            (xk, xt), (yk, yt) = split_street_name(x), split_street_name(y)
+            cursor.execute(_CORNER_SQL, {"x": xk, "x_t": xt, "y": yk, "y_t": yt, "limit": limit})
+            found.extend(cursor.fetchall())
+    found.sort(key=lambda r: (-r[5], r[0]))
+    results, seen = [], set()
+    for _id, kind, label, lat, lon, score in found:
+        # The same thing reached twice (two name variants, two splits of a corner).
+        dedupe = (label, round(lat, 3), round(lon, 3))
+        if dedupe in seen:
+            continue
+        seen.add(dedupe)
+        results.append({"label": label, "kind": kind, "lat": round(lat, 6), "lon": round(lon, 6),
+                        "score": round(float(score), 3)})  # fmt: skip
+        if len(results) >= limit:
+            break
+    return results
+
+
+REVERSE_INTERSECTION_M = 60  # closer than this to a corner, the corner is the best label
+REVERSE_PLACE_M = 80
+REVERSE_MAX_M = 300  # farther than this from any street there is nothing useful to say
+
+_REVERSE_SQL = f"""
+WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography AS g)
+(SELECT e.kind, e.label, ST_Y(e.location::geometry), ST_X(e.location::geometry), ST_Distance(e.location, p.g)
+ FROM {TABLE} e, p WHERE e.kind = 'intersection' AND ST_DWithin(e.location, p.g, %(max)s)
+ ORDER BY e.location <-> p.g LIMIT 1)
+UNION ALL
+(SELECT e.kind, e.label, ST_Y(e.location::geometry), ST_X(e.location::geometry), ST_Distance(e.location, p.g)
+ FROM {TABLE} e, p WHERE e.kind IN ('place', 'address') AND ST_DWithin(e.location, p.g, %(max)s)
+ ORDER BY e.location <-> p.g LIMIT 1)
+UNION ALL
+(SELECT e.kind, e.label,
+        ST_Y(ST_ClosestPoint(e.geom::geometry, p.g::geometry)), ST_X(ST_ClosestPoint(e.geom::geometry, p.g::geometry)),
+        ST_Distance(e.geom, p.g)
+ FROM {TABLE} e, p WHERE e.kind = 'street' AND ST_DWithin(e.geom, p.g, %(max)s)
+ ORDER BY e.geom <-> p.g LIMIT 1)
+"""
+
+
+def reverse_geocode(lat, lon):
+    """The label an operator would say for a point, or None when nothing is within 300 m.
+
+    A corner when the point is within 60 m of one, else a named place within 80 m, else
+    the nearest street (with the nearest point on it), else whatever is nearest.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_REVERSE_SQL, {"lat": float(lat), "lon": float(lon), "max": REVERSE_MAX_M})
+        nearest = {}
+        for kind, label, plat, plon, dist in cursor.fetchall():
+            nearest["place" if kind == "address" else kind] = {
+                "label": label, "kind": kind, "lat": round(plat, 6), "lon": round(plon, 6),
+                "distance_m": round(dist, 1),
+            }  # fmt: skip
+    corner, place, street = nearest.get("intersection"), nearest.get("place"), nearest.get("street")
+    if corner and corner["distance_m"] <= REVERSE_INTERSECTION_M:
+        return corner
+    if place and place["distance_m"] <= REVERSE_PLACE_M:
+        return place
+    if street:
+        return street
+    return min(nearest.values(), key=lambda r: r["distance_m"], default=None)

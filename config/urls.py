@@ -1,0 +1,51 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.permissions import AllowAny
+from rest_framework.routers import DefaultRouter
+
+from calls.geocode_api import GeocodeView, ReverseGeocodeView
+from calls.aml_api import AmlView
+from dispatch import apis
+from dispatch.health import healthz
+from dispatch.console import console, supervisor
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("calls", apis.CallViewSet, basename="call")
+router.register("assignments", apis.AssignmentViewSet, basename="assignment")
+router.register("units", apis.UnitViewSet, basename="unit")
+router.register("incident-types", apis.IncidentTypeViewSet, basename="incident-type")
+
+
+class TokenView(ObtainAuthToken):
+    """POST username + password → {"token"}. Open to anyone, by design."""
+
+    permission_classes = [AllowAny]
+
+
+api = [
+    path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("me/", apis.MeView.as_view(), name="me"),
+    path("me/location/", apis.MeLocationView.as_view(), name="me-location"),
+    path("me/status/", apis.MeStatusView.as_view(), name="me-status"),
+    path("events/", apis.EventFeedView.as_view(), name="events"),
+    path("geocode/", GeocodeView.as_view(), name="geocode"),
+    path("geocode/reverse/", ReverseGeocodeView.as_view(), name="geocode-reverse"),
+    path("aml/", AmlView.as_view(), name="aml"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", include(api)),
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]), name="docs"),
+    path("supervisor/", supervisor, name="supervisor"),
+    path("", console, name="console"),
+]

@@ -1,0 +1,24 @@
+from django.contrib import admin
+
+from .models import Assignment, Event
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ("id", "call", "unit", "status", "distance_m", "assigned_at")
+    list_filter = ("status",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ("id", "type", "at", "call", "unit", "actor", "summary")
+    list_filter = ("type",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,462 @@
+"""The REST API (SPEC "REST API"). Views parse input, call one service, serialize output."""
+
+import re
+from datetime import timedelta
+
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from calls import services as call_services
+from calls.models import Call, Channel, Disposition, IncidentType, LocationSource, Service
+from units import services as unit_services
+from units.models import Unit
+
+from . import services
+from .access import IsOperator, IsResponder, IsSupervisor, responder_unit
+from .events import event_message
+from .filters import CallFilter, UnitFilter
+from .models import Assignment, Event
+from .serializers import (
+    AssignmentSerializer,
+    CallSerializer,
+    EventSerializer,
+    FiniteFloatField,
+    LocationInSerializer,
+    UnitSerializer,
+    point_from,
+)
+from .transitions import UNIT_SELF_STATUSES, AssignmentStatus
+
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-]{1,30}$")
+
+
+def call_queryset():
+    return (
+        Call.objects.select_related("incident_type")
+        .prefetch_related(
+            "possible_duplicates",
+            Prefetch("assignments", queryset=Assignment.objects.select_related("unit", "call").order_by("id")),
+        )
+    )
+
+
+def _call_response(call_id, code=status.HTTP_200_OK):
+    return Response(CallSerializer(call_queryset().get(pk=call_id)).data, status=code)
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+class CallLocationIn(LocationInSerializer):
+    source = serializers.ChoiceField(choices=LocationSource.choices, required=False)
+
+
+def _validated_location(data):
+    if data is None:
+        return None
+    return {"point": point_from(data), "accuracy_m": data.get("accuracy_m"), "source": data.get("source")}
+
+
+class CallCreateIn(serializers.Serializer):
+    incident_type = serializers.SlugRelatedField(slug_field="code", queryset=IncidentType.objects.filter(active=True))
+    priority = serializers.IntegerField(min_value=1, max_value=4, required=False)
+    caller_phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    caller_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    location = CallLocationIn(required=False, allow_null=True)
+    address = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+    def validate_caller_phone(self, value):
+        if value and not PHONE_RE.match(value):
+            raise serializers.ValidationError("Not a phone number.")
+        return re.sub(r"[ ()\-]", "", value)
+
+    def validate(self, attrs):
+        if attrs.get("location") is not None and attrs.get("address"):
+            raise serializers.ValidationError({"location": "Give at most one of location and address."})
+        return attrs
+
+
+class CallUpdateIn(CallCreateIn):
+    incident_type = serializers.SlugRelatedField(
+        slug_field="code", queryset=IncidentType.objects.filter(active=True), required=False
+    )
+
+
+class CloseIn(serializers.Serializer):
+    disposition = serializers.ChoiceField(choices=Disposition.choices)
+    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class ReasonIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class AssignIn(serializers.Serializer):
+    unit = serializers.IntegerField(min_value=1)
+
+
+class MergeIn(serializers.Serializer):
+    into = serializers.IntegerField(min_value=1)
+
+
+class NoteIn(serializers.Serializer):
+    text = serializers.CharField(max_length=2000)
+
+
+class CallCursor(CursorPagination):
+    # Keyset pagination: a page costs the same at row 10 and at row 1,000,000.
+    ordering = ("-received_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+# --- calls -------------------------------------------------------------------------------------
+
+
+class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [IsOperator]
+    serializer_class = CallSerializer
+    filterset_class = CallFilter
+    pagination_class = CallCursor
+
+    def get_queryset(self):
+        return call_queryset()
+
+    @extend_schema(request=CallCreateIn, responses={201: CallSerializer})
+    def create(self, request):
+        data = CallCreateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        call = call_services.call_create(
+            actor=request.user,
+            incident_type=v["incident_type"],
+            priority=v.get("priority"),
+            caller_phone=v.get("caller_phone", ""),
+            caller_name=v.get("caller_name", ""),
+            channel=v.get("channel"),
+            description=v.get("description", ""),
+            location=_validated_location(v.get("location")),
+            address=v.get("address") or None,
+        )
+        return _call_response(call.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(request=CallUpdateIn, responses=CallSerializer)
+    def partial_update(self, request, pk=None):
+        call = get_object_or_404(Call, pk=pk)
+        data = CallUpdateIn(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        v = dict(data.validated_data)
+        location = _validated_location(v.pop("location", None))
+        address = v.pop("address", None)
+        call_services.call_update(call_id=call.pk, actor=request.user, changes=v, location=location, address=address)
+        return _call_response(call.pk)
+
+    def _act(self, request, pk, in_serializer, fn):
+        get_object_or_404(Call, pk=pk)
+        data = None
+        if in_serializer is not None:
+            data = in_serializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            data = data.validated_data
+        fn(data)
+        return _call_response(pk)
+
+    @extend_schema(request=AssignIn, responses=CallSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        def run(v):
+            get_object_or_404(Unit, pk=v["unit"])
+            services.assign_unit(call_id=int(pk), unit_id=v["unit"], actor=request.user)
+
+        return self._act(request, pk, AssignIn, run)
+
+    @extend_schema(request=None, responses=CallSerializer)
+    @action(detail=True, methods=["post"])
+    def dispatch(self, request, pk=None):
+        return self._act(request, pk, None, lambda v: services.call_release(call_id=int(pk), actor=request.user))
+
+    @extend_schema(request=CloseIn, responses=CallSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        return self._act(
+            request, pk, CloseIn,
+            lambda v: services.call_close(call_id=int(pk), disposition=v["disposition"], notes=v.get("notes", ""),
+                                          actor=request.user),
+        )
+
+    @extend_schema(request=ReasonIn, responses=CallSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return self._act(
+            request, pk, ReasonIn,
+            lambda v: services.call_cancel(call_id=int(pk), reason=v.get("reason", ""), actor=request.user),
+        )
+
+    @extend_schema(request=MergeIn, responses=CallSerializer)
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        def run(v):
+            get_object_or_404(Call, pk=v["into"])
+            services.call_merge(call_id=int(pk), into_id=v["into"], actor=request.user)
+
+        return self._act(request, pk, MergeIn, run)
+
+    @extend_schema(request=NoteIn, responses=CallSerializer)
+    @action(detail=True, methods=["post"])
+    def notes(self, request, pk=None):
+        return self._act(
+            request, pk, NoteIn, lambda v: call_services.call_add_note(call_id=int(pk), actor=request.user, text=v["text"])
+        )
+
+    @extend_schema(responses=EventSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def timeline(self, request, pk=None):
+        call = get_object_or_404(Call, pk=pk)
+        events = Event.objects.filter(call=call).select_related("actor").order_by("id")
+        return Response(EventSerializer(events, many=True).data)
+
+
+# --- assignments (operators cancel; crews act on their own) ---------------------------------------
+
+
+class ClearIn(serializers.Serializer):
+    transporting = serializers.BooleanField(required=False, default=False)
+
+
+class AssignmentViewSet(viewsets.GenericViewSet):
+    """`cancel` is the operators'; the other actions are the crew's, on its own unit only:
+    another unit's assignment id is a 404, and a unit id is never taken from the body."""
+
+    serializer_class = AssignmentSerializer
+
+    def get_permissions(self):
+        return [IsOperator()] if self.action == "cancel" else [IsResponder()]
+
+    def get_queryset(self):
+        qs = Assignment.objects.select_related("unit", "call")
+        if self.action == "cancel":
+            return qs
+        return qs.filter(unit=responder_unit(self.request.user))
+
+    def _run(self, fn, **kwargs):
+        assignment = self.get_object()
+        fn(assignment_id=assignment.pk, actor=self.request.user, **kwargs)
+        return Response(AssignmentSerializer(self.get_queryset().get(pk=assignment.pk)).data)
+
+    def _input(self, serializer_class):
+        data = serializer_class(data=self.request.data)
+        data.is_valid(raise_exception=True)
+        return data.validated_data
+
+    @extend_schema(request=ReasonIn, responses=AssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return self._run(services.assignment_cancel, reason=self._input(ReasonIn).get("reason", ""))
+
+    @extend_schema(request=None, responses=AssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        return self._run(services.assignment_acknowledge)
+
+    @extend_schema(request=ReasonIn, responses=AssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request, pk=None):
+        return self._run(services.assignment_decline, reason=self._input(ReasonIn).get("reason", ""))
+
+    @extend_schema(request=None, responses=AssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def arrive(self, request, pk=None):
+        return self._run(services.assignment_arrive)
+
+    @extend_schema(request=ClearIn, responses=AssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def clear(self, request, pk=None):
+        return self._run(services.assignment_clear, transporting=self._input(ClearIn)["transporting"])
+
+
+# --- units ---------------------------------------------------------------------------------------
+
+
+class UnitIn(serializers.Serializer):
+    callsign = serializers.RegexField(r"^[A-Za-z0-9А-Яа-яЁё][A-Za-z0-9А-Яа-яЁё\-_/ ]{0,31}$", max_length=32)
+    service = serializers.ChoiceField(choices=Service.choices)
+    capabilities = serializers.ListField(
+        child=serializers.RegexField(r"^[a-z0-9_]{1,32}$"), max_length=20, required=False
+    )
+    home_station = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    def validate_callsign(self, value):
+        qs = Unit.objects.filter(callsign=value)
+        if self.instance is not None:
+            qs = qs.exclude(pk=self.instance.pk)
+        if qs.exists():
+            raise serializers.ValidationError("A unit with this callsign exists.")
+        return value
+
+
+class UnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = UnitSerializer
+    filterset_class = UnitFilter
+    queryset = Unit.objects.all().order_by("callsign")
+
+    def get_permissions(self):
+        if self.action in ("list", "retrieve"):
+            return [IsOperator()]
+        return [IsSupervisor()]
+
+    @extend_schema(request=UnitIn, responses={201: UnitSerializer})
+    def create(self, request):
+        data = UnitIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        unit = unit_services.unit_create(actor=request.user, **data.validated_data)
+        return Response(UnitSerializer(unit).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=UnitIn, responses=UnitSerializer)
+    def partial_update(self, request, pk=None):
+        unit = self.get_object()
+        data = UnitIn(unit, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        unit = unit_services.unit_update(unit_id=unit.pk, actor=request.user, changes=data.validated_data)
+        return Response(UnitSerializer(unit).data)
+
+    @extend_schema(request=None, responses=inline_serializer("DeviceToken", {"token": serializers.CharField()}))
+    @action(detail=True, methods=["post"])
+    def token(self, request, pk=None):
+        unit = self.get_object()
+        return Response({"token": unit_services.unit_issue_token(unit_id=unit.pk, actor=request.user)})
+
+
+# --- the crew's own unit ---------------------------------------------------------------------------
+
+
+class FixIn(serializers.Serializer):
+    lat = FiniteFloatField(min_value=-90, max_value=90)
+    lon = FiniteFloatField(min_value=-180, max_value=180)
+    accuracy_m = FiniteFloatField(min_value=0, max_value=100_000, required=False, allow_null=True)
+    heading = FiniteFloatField(min_value=0, max_value=360, required=False, allow_null=True)
+    speed_mps = FiniteFloatField(min_value=0, max_value=150, required=False, allow_null=True)
+    recorded_at = serializers.DateTimeField()
+
+    def validate_recorded_at(self, value):
+        if value > timezone.now() + timedelta(minutes=5):
+            raise serializers.ValidationError("Is in the future; check the device clock.")
+        return value
+
+
+MAX_BATCH = 1000
+
+
+class MeView(APIView):
+    permission_classes = [IsResponder]
+
+    @extend_schema(responses=inline_serializer("Me", {"unit": UnitSerializer(), "assignment": AssignmentSerializer(),
+                                                      "call": CallSerializer()}))
+    def get(self, request):
+        unit = responder_unit(request.user)
+        assignment = (
+            Assignment.objects.filter(unit=unit, status__in=AssignmentStatus.ACTIVE).select_related("unit", "call").first()
+        )
+        call = call_queryset().get(pk=assignment.call_id) if assignment else None
+        return Response({
+            "unit": UnitSerializer(unit).data,
+            "assignment": AssignmentSerializer(assignment).data if assignment else None,
+            "call": CallSerializer(call).data if call else None,
+        })
+
+
+class MeLocationView(APIView):
+    permission_classes = [IsResponder]
+
+    @extend_schema(request=FixIn(many=True), responses={200: UnitSerializer})
+    def post(self, request):
+        payload = request.data
+        many = isinstance(payload, list)
+        if many and not 1 <= len(payload) <= MAX_BATCH:
+            raise serializers.ValidationError({"non_field_errors": [f"Send between 1 and {MAX_BATCH} fixes."]})
+        data = FixIn(data=payload, many=many)
+        data.is_valid(raise_exception=True)
+        fixes = data.validated_data if many else [data.validated_data]
+        for fix in fixes:
+            fix["point"] = point_from(fix)
+        unit = unit_services.unit_report_positions(unit_id=responder_unit(request.user).pk, fixes=fixes)
+        return Response(UnitSerializer(unit).data)
+
+
+class StatusIn(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[(s, s) for s in UNIT_SELF_STATUSES])
+
+
+class MeStatusView(APIView):
+    permission_classes = [IsResponder]
+
+    @extend_schema(request=StatusIn, responses=UnitSerializer)
+    def post(self, request):
+        data = StatusIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        unit = services.unit_set_status(
+            unit_id=responder_unit(request.user).pk, status=data.validated_data["status"], actor=request.user
+        )
+        return Response(UnitSerializer(unit).data)
+
+
+# --- catalogue and the REST form of the live feed ------------------------------------------------
+
+
+class IncidentTypeOut(serializers.ModelSerializer):
+    plan = serializers.SerializerMethodField()
+
+    class Meta:
+        model = IncidentType
+        fields = ["code", "name_ru", "name_kk", "name_en", "priority", "plan"]
+
+    def get_plan(self, obj) -> list[dict]:
+        return [{"service": s, "capability": c or None, "count": n} for s, c, n in obj.plan()]
+
+
+class IncidentTypeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    permission_classes = [IsOperator]
+    serializer_class = IncidentTypeOut
+    queryset = IncidentType.objects.filter(active=True).prefetch_related("plan_lines")
+    pagination_class = None
+
+
+FEED_PAGE = 500
+
+
+class EventFeedView(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("since", int, description="Last event id seen (0 for the start)")],
+        responses=inline_serializer("EventPage", {
+            "results": serializers.ListField(child=serializers.DictField()),
+            "next": serializers.CharField(allow_null=True),
+            "previous": serializers.CharField(allow_null=True),
+            "last_id": serializers.IntegerField(),
+        }),
+    )
+    def get(self, request):
+        raw = request.query_params.get("since", "0")
+        try:
+            since = int(raw)
+            if since < 0:
+                raise ValueError
+        except ValueError:
+            raise serializers.ValidationError({"since": "A non-negative event id."}) from None
+        rows = list(Event.objects.filter(id__gt=since).order_by("id")[: FEED_PAGE + 1])
+        more = len(rows) > FEED_PAGE
+        rows = rows[:FEED_PAGE]
+        last = rows[-1].id if rows else since
+        next_url = request.build_absolute_uri(f"{request.path}?since={last}") if more else None
+        return Response({"results": [event_message(e) for e in rows], "next": next_url, "previous": None,
+                         "last_id": last})

@@ -1,0 +1,124 @@
+"""The live feed: /ws/events/?since=ID for operators and supervisors.
+
+The consumer only authenticates, joins the group, replays the backlog and relays
+(STYLE.md). The channel layer is a doorbell: each message carries the event and the id of
+the event committed before it (`previous_id`). If that is the last id this socket sent,
+the event goes straight out; otherwise something was missed (a dropped group message, a
+publish that never happened) and the gap is read from the journal, in order. Every
+HEARTBEAT_S the consumer re-joins the group (membership expires) and reads the journal
+once, which also delivers the last event of a burst whose doorbell was lost.
+"""
+
+import asyncio
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db.models import Max
+
+from .access import is_operator
+from .events import FEED_GROUP, event_message
+from .models import Event
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 15.0
+REPLAY_BATCH = 500
+# A client further behind than this is told to refetch state instead of replaying.
+MAX_REPLAY = 20_000
+
+
+@database_sync_to_async
+def _events_after(last_id, limit):
+    return [event_message(e) for e in Event.objects.filter(id__gt=last_id).order_by("id")[:limit]]
+
+
+@database_sync_to_async
+def _latest_id():
+    return Event.objects.aggregate(m=Max("id"))["m"] or 0
+
+
+@database_sync_to_async
+def _allowed(user):
+    return is_operator(user)
+
+
+class EventConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.last_id = 0
+        self.lock = asyncio.Lock()
+        self.heartbeat = None
+        user = self.scope.get("user")
+        if self.scope.get("auth_error") or not await _allowed(user):
+            await self.close(code=4403)
+            return
+        since = self._since()
+        if since is None:
+            await self.close(code=4400)
+            return
+        latest = await _latest_id()
+        # Without ?since the client starts at the live edge; a since beyond the journal
+        # (a client from another database) is treated the same way.
+        self.last_id = latest if since == -1 or since > latest else since
+        await self.channel_layer.group_add(FEED_GROUP, self.channel_name)
+        await self.accept()
+        if latest - self.last_id > MAX_REPLAY:
+            await self.send_json({"type": "resync", "id": None, "last_id": latest,
+                                  "detail": "Too far behind: refetch state, then follow from last_id."})
+            self.last_id = latest
+        await self.catch_up()
+        self.heartbeat = asyncio.create_task(self._heartbeat())
+
+    def _since(self):
+        from urllib.parse import parse_qs
+
+        values = parse_qs(self.scope.get("query_string", b"").decode()).get("since")
+        if not values:
+            return -1
+        try:
+            since = int(values[0])
+        except ValueError:
+            return None
+        return since if since >= 0 else None
+
+    async def disconnect(self, code):
+        if self.heartbeat:
+            self.heartbeat.cancel()
+        await self.channel_layer.group_discard(FEED_GROUP, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        # Clients may ask for a catch-up explicitly; nothing else is accepted.
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong", "id": None, "last_id": self.last_id})
+
+    async def journal_event(self, message):
+        event = message["event"]
+        async with self.lock:
+            if event["id"] <= self.last_id:
+                return  # already sent (replay overlap or a republish)
+            if message.get("previous_id") == self.last_id:
+                await self.send_json(event)
+                self.last_id = event["id"]
+                return
+        await self.catch_up()
+
+    async def catch_up(self):
+        async with self.lock:
+            while True:
+                rows = await _events_after(self.last_id, REPLAY_BATCH)
+                for row in rows:
+                    await self.send_json(row)
+                    self.last_id = row["id"]
+                if len(rows) < REPLAY_BATCH:
+                    return
+
+    async def _heartbeat(self):
+        try:
+            while True:
+                await asyncio.sleep(HEARTBEAT_S)
+                await self.channel_layer.group_add(FEED_GROUP, self.channel_name)
+                await self.catch_up()
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # a Redis blip: the next connect or message recovers
+            log.warning("heartbeat failed", exc_info=True)

@@ -1,0 +1,297 @@
+"""The dispatch engine: fill each call's response plan with the nearest suitable units.
+
+Selection is a KNN scan (`<->` on geography, GeometryDistance in Django) over the
+partial GiST index of available units, then a conditional claim
+`UPDATE unit SET status='dispatched' WHERE id=… AND status='available'`: one row changed
+means this transaction won the unit. No SKIP LOCKED, so a unit whose GPS row is locked
+for a millisecond is waited for, not passed over (PITFALLS.md). The unique partial index
+`one_active_assignment_per_unit` makes a double assignment impossible even if this code
+were wrong.
+
+Each unit is claimed in its own short transaction that locks the call, then the one
+unit: a transaction never holds two unit locks, so two calls racing for the same units
+cannot deadlock, and a worker killed between slots leaves only whole assignments behind.
+"""
+
+import logging
+from collections import Counter
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.gis.db.models.functions import Distance, GeometryDistance
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from calls.models import Call
+from units.models import Unit
+
+from .events import record_event
+from .models import Assignment
+from .transitions import AssignmentStatus, CallStatus, UnitStatus
+
+log = logging.getLogger(__name__)
+
+CANDIDATES = 5
+MAX_SLOTS_PER_PASS = 40
+
+# Why a plan line stays unmet, most specific first (SPEC: "each with the reason").
+REASON_NO_LOCATION = "no_location"
+REASON_ON_HOLD = "on_hold"
+REASON_NO_SERVICE = "no_unit_of_service"
+REASON_NO_CAPABILITY = "no_unit_with_capability"
+REASON_ALL_BUSY = "all_busy"
+REASON_ALL_STALE = "all_stale"
+REASON_ALL_REFUSED = "all_refused"
+
+
+def fresh_cutoff(now=None):
+    return (now or timezone.now()) - timedelta(seconds=settings.DISPATCH_STALE_LOCATION_S)
+
+
+def candidate_units(point, service, capability="", exclude=(), limit=CANDIDATES, now=None):
+    """The nearest available, fresh units of a service with a capability, nearest first."""
+    qs = Unit.objects.filter(
+        service=service,
+        status=UnitStatus.AVAILABLE,
+        location__isnull=False,
+        location_recorded_at__gte=fresh_cutoff(now),
+    )
+    if capability:
+        qs = qs.filter(capabilities__contains=[capability])
+    if exclude:
+        qs = qs.exclude(id__in=list(exclude))
+    # Order by the KNN operator only; the exact spheroid distance is computed for the
+    # few rows returned, never used for ordering (that would scan every unit).
+    return list(
+        qs.annotate(knn=GeometryDistance("location", point), distance=Distance("location", point)).order_by("knn")[
+            :limit
+        ]
+    )
+
+
+def plan_gaps(call):
+    """[(service, capability, missing_count)] for the call's plan, in plan order.
+
+    A line is covered by assignments made for it that are active or were cleared (the
+    unit went and finished); declined, timed-out and cancelled ones leave it open.
+    """
+    covered = Counter(
+        (a.service, a.capability)
+        for a in call.assignments.all()
+        if a.status in AssignmentStatus.ACTIVE or a.status == AssignmentStatus.CLEARED
+    )
+    gaps = []
+    for line in call.incident_type.plan_lines.all():
+        missing = line.count - covered[(line.service, line.capability)]
+        if missing > 0:
+            gaps.append((line.service, line.capability, missing))
+    return gaps
+
+
+def refused_unit_ids(call):
+    """Units never to be offered this call again: declined, timed out or taken off it."""
+    return set(
+        Assignment.objects.filter(
+            call=call, status__in=(*AssignmentStatus.REFUSED, AssignmentStatus.CANCELLED)
+        ).values_list("unit_id", flat=True)
+    )
+
+
+def _unmet_reason(call, service, capability, refused, now):
+    units = Unit.objects.filter(service=service)
+    if not units.exists():
+        return REASON_NO_SERVICE
+    if capability:
+        units = units.filter(capabilities__contains=[capability])
+        if not units.exists():
+            return REASON_NO_CAPABILITY
+    available = units.filter(status=UnitStatus.AVAILABLE)
+    if not available.exists():
+        return REASON_ALL_BUSY
+    fresh = available.filter(location__isnull=False, location_recorded_at__gte=fresh_cutoff(now))
+    if not fresh.exists():
+        return REASON_ALL_STALE
+    if not fresh.exclude(id__in=refused).exists():
+        return REASON_ALL_REFUSED
+    return REASON_ALL_BUSY  # taken by another call while we looked
+
+
+def _lock_call(call_id):
+    return (
+        Call.objects.select_for_update(of=("self",))
+        .select_related("incident_type")
+        .filter(id=call_id)
+        .first()
+    )
+
+
+def refresh_call_status(call, now, actor=None):
+    """Derive pending/dispatched/on_scene from the assignments (SPEC state machine).
+
+    Returns True if the call row changed. The caller holds the call's lock and saves.
+    """
+    if call.status not in CallStatus.OPEN:
+        return False
+    active = call.assignments.filter(status__in=AssignmentStatus.ACTIVE).exists()
+    if call.on_scene_at is not None:
+        new = CallStatus.ON_SCENE
+    elif active:
+        new = CallStatus.DISPATCHED
+    else:
+        new = CallStatus.PENDING
+    changed = new != call.status
+    call.status = new
+    if new == CallStatus.DISPATCHED and call.dispatched_at is None:
+        call.dispatched_at = now
+        changed = True
+    return changed
+
+
+def _finish_pass(call_id, unfillable, now):
+    """Record what stays unmet (with reasons) and clear the dispatch request."""
+    with transaction.atomic():
+        call = _lock_call(call_id)
+        if call is None:
+            return
+        if call.status not in CallStatus.OPEN:
+            unmet = []
+        else:
+            gaps = plan_gaps(call)
+            if call.location is None:
+                unmet = [_need(s, c, n, REASON_NO_LOCATION) for s, c, n in gaps]
+            elif call.hold_reason:
+                unmet = [_need(s, c, n, REASON_ON_HOLD) for s, c, n in gaps]
+            else:
+                refused = refused_unit_ids(call)
+                unmet = [_need(s, c, n, _unmet_reason(call, s, c, refused, now)) for s, c, n in gaps]
+        changed = unmet != call.unmet_needs or call.dispatch_requested_at is not None
+        if not changed:
+            return
+        newly_unmet = unmet and unmet != call.unmet_needs
+        call.unmet_needs = unmet
+        call.dispatch_requested_at = None
+        call.save(update_fields=["unmet_needs", "dispatch_requested_at", "updated_at"])
+        record_event("call.updated", call=call, summary="unmet needs" if unmet else "plan covered")
+        if newly_unmet and call.location is not None and not call.hold_reason:
+            record_event(
+                "alert.raised",
+                call=call,
+                summary="no unit available",
+                data={
+                    "kind": "no_unit_available",
+                    "call": call.id,
+                    "reference": call.reference,
+                    "priority": call.priority,
+                    "unmet_needs": unmet,
+                },
+            )
+
+
+def _need(service, capability, count, reason):
+    return {"service": service, "capability": capability or None, "count": count, "reason": reason}
+
+
+def _dispatchable(call):
+    return call.status in CallStatus.OPEN and call.location is not None and not call.hold_reason
+
+
+def _fill_one_slot(call_id, skip_lines, now):
+    """Claim one unit for the call's first unmet line. Returns ('done'|'assigned'|'unfillable', line)."""
+    with transaction.atomic():
+        call = _lock_call(call_id)
+        if call is None or not _dispatchable(call):
+            return "done", None
+        gaps = [g for g in plan_gaps(call) if (g[0], g[1]) not in skip_lines]
+        if not gaps:
+            return "done", None
+        service, capability, _missing = gaps[0]
+        refused = refused_unit_ids(call)
+        active_units = set(call.assignments.filter(status__in=AssignmentStatus.ACTIVE).values_list("unit_id", flat=True))
+        tried = refused | active_units
+        # A few rounds: candidates may be claimed by a concurrent call between our
+        # SELECT and UPDATE; each round excludes those already tried.
+        for _round in range(3):
+            candidates = candidate_units(call.location, service, capability, exclude=tried, now=now)
+            if not candidates:
+                break
+            for unit in candidates:
+                tried.add(unit.id)
+                won = Unit.objects.filter(id=unit.id, status=UnitStatus.AVAILABLE).update(
+                    status=UnitStatus.DISPATCHED, status_changed_at=now
+                )
+                if won:
+                    _create_assignment(call, unit, service, capability, unit.distance.m, now, actor=None,
+                                       reason=_auto_reason(unit, capability))
+                    return "assigned", (service, capability)
+        return "unfillable", (service, capability)
+
+
+def _auto_reason(unit, capability):
+    cap = f" with {capability}" if capability else ""
+    return f"nearest available {unit.service} unit{cap}, {unit.distance.m:.0f} m (position fresh)"
+
+
+def _create_assignment(call, unit, service, capability, distance_m, now, actor, reason):
+    """Insert the assignment for an already-claimed unit and record it. Holds call + unit."""
+    unit.status = UnitStatus.DISPATCHED
+    unit.status_changed_at = now
+    assignment = Assignment.objects.create(
+        call=call,
+        unit=unit,
+        status=AssignmentStatus.ASSIGNED,
+        service=service,
+        capability=capability,
+        distance_m=distance_m,
+        reason=reason,
+        assigned_by=actor,
+        assigned_at=now,
+        ack_deadline=now + timedelta(seconds=settings.DISPATCH_ACK_TIMEOUT_S),
+    )
+    call_changed = refresh_call_status(call, now)
+    if call_changed:
+        call.save(update_fields=["status", "dispatched_at", "updated_at"])
+    record_event("assignment.created", call=call, assignment=assignment, actor=actor, summary=reason)
+    record_event("unit.updated", unit=unit, call=call, actor=actor, summary=f"dispatched to {call.reference}")
+    if call_changed:
+        record_event("call.updated", call=call, actor=actor, summary=f"status {call.status}")
+    return assignment
+
+
+def dispatch_call(call_id):
+    """Fill the call's unmet plan lines; idempotent, safe to run concurrently."""
+    now = timezone.now()
+    skip = set()
+    made = 0
+    for _ in range(MAX_SLOTS_PER_PASS):
+        outcome, line = _fill_one_slot(call_id, skip, now)
+        if outcome == "done":
+            break
+        if outcome == "unfillable":
+            skip.add(line)
+        else:
+            made += 1
+    _finish_pass(call_id, skip, now)
+    return made
+
+
+def waiting_call_ids(limit=200):
+    """Open, located, unheld calls that need the engine: most urgent first, then oldest."""
+    return list(
+        Call.objects.filter(status__in=CallStatus.OPEN, location__isnull=False, hold_reason="")
+        .filter(Q(dispatch_requested_at__isnull=False) | ~Q(unmet_needs=[]))
+        .order_by("priority", "received_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def dispatch_waiting():
+    """Serve every waiting call, in order of priority then age (SPEC rule 3)."""
+    served = 0
+    for call_id in waiting_call_ids():
+        served += dispatch_call(call_id)
+    # Calls that cannot be dispatched (no location, held) still get their request
+    # cleared and their reasons recorded.
+    for call_id in Call.objects.filter(dispatch_requested_at__isnull=False).values_list("id", flat=True)[:200]:
+        _finish_pass(call_id, set(), timezone.now())
+    return served

@@ -1,0 +1,80 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from calls.models import Call, Service
+from units.models import Unit
+
+from .transitions import AssignmentStatus
+
+
+class Assignment(models.Model):
+    call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="assignments")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="assignments")
+    status = models.CharField(max_length=16, choices=AssignmentStatus.CHOICES, default=AssignmentStatus.ASSIGNED)
+    # The plan line this unit covers; empty service for an operator's extra unit.
+    service = models.CharField(max_length=16, choices=Service.choices)
+    capability = models.CharField(max_length=32, blank=True, default="")
+    distance_m = models.FloatField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True, default="")
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    assigned_at = models.DateTimeField()
+    # The acknowledgement deadline is a column swept by beat, so it survives restarts.
+    ack_deadline = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    on_scene_at = models.DateTimeField(null=True, blank=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        ordering = ["assigned_at", "id"]
+        indexes = [
+            models.Index(fields=["ack_deadline"], name="assignment_ack_deadline_idx", condition=Q(status="assigned")),
+            models.Index(fields=["call", "status"], name="assignment_call_idx"),
+        ]
+        constraints = [
+            # The database itself forbids two active assignments of one unit.
+            models.UniqueConstraint(
+                fields=["unit"], condition=Q(status__in=AssignmentStatus.ACTIVE), name="one_active_assignment_per_unit"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.unit_id} → {self.call_id} ({self.status})"
+
+    @property
+    def is_active(self):
+        return self.status in AssignmentStatus.ACTIVE
+
+
+class Event(models.Model):
+    """The journal: one append-only row per state change.
+
+    It is the audit trail and the outbox of the live feed at once. Rows are inserted
+    under a transaction-level advisory lock so that ids are handed out in commit order
+    (see dispatch/events.py); `previous_id` links each row to the one committed before
+    it, which lets a websocket consumer see at once whether it missed something.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    previous_id = models.BigIntegerField(null=True, blank=True)
+    type = models.CharField(max_length=32)
+    at = models.DateTimeField()
+    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    assignment = models.ForeignKey(
+        Assignment, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Why this happened, in words, for the timeline ("declined: road closed").
+    summary = models.CharField(max_length=300, blank=True, default="")
+    data = models.JSONField(default=dict)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["call", "id"], name="event_call_idx"),
+            models.Index(fields=["id"], name="event_unpublished_idx", condition=Q(published_at__isnull=True)),
+        ]

@@ -1,0 +1,174 @@
+"""Output representations shared by the REST API and the event journal (SPEC)."""
+
+import math
+
+from django.contrib.gis.geos import Point
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from calls.models import Call
+from units.models import Unit
+
+from .models import Assignment, Event
+from .transitions import AssignmentStatus
+
+
+class UnitRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Unit
+        fields = ["id", "callsign", "service"]
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    unit = UnitRefSerializer(read_only=True)
+    call_reference = serializers.CharField(source="call.reference", read_only=True)
+
+    class Meta:
+        model = Assignment
+        fields = [
+            "id", "call", "call_reference", "unit", "status", "service", "capability", "distance_m", "reason",
+            "assigned_at", "ack_deadline", "acknowledged_at", "on_scene_at", "cleared_at", "ended_at", "end_reason",
+        ]
+        read_only_fields = fields
+
+
+class LocationOutSerializer(serializers.Serializer):
+    lat = serializers.FloatField()
+    lon = serializers.FloatField()
+    accuracy_m = serializers.FloatField(allow_null=True)
+    source = serializers.CharField()
+
+
+def _nullable(value):
+    return value or None
+
+
+class CallSerializer(serializers.ModelSerializer):
+    incident_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    location = serializers.SerializerMethodField()
+    hold_reason = serializers.SerializerMethodField()
+    disposition = serializers.SerializerMethodField()
+    possible_duplicates = serializers.SerializerMethodField()
+    assignments = AssignmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Call
+        fields = [
+            "id", "reference", "status", "priority", "incident_type", "caller_phone", "caller_name", "channel",
+            "description", "address", "location", "received_at", "dispatched_at", "on_scene_at", "closed_at",
+            "hold_reason", "possible_duplicates", "merged_into", "unmet_needs", "assignments", "disposition",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(LocationOutSerializer(allow_null=True))
+    def get_location(self, call):
+        if call.location is None:
+            return None
+        return {
+            "lat": call.location.y,
+            "lon": call.location.x,
+            "accuracy_m": call.location_accuracy_m,
+            "source": call.location_source,
+        }
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_hold_reason(self, call):
+        return _nullable(call.hold_reason)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_disposition(self, call):
+        return _nullable(call.disposition)
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_possible_duplicates(self, call):
+        return sorted(c.id for c in call.possible_duplicates.all())
+
+
+class UnitLocationOutSerializer(serializers.Serializer):
+    lat = serializers.FloatField()
+    lon = serializers.FloatField()
+    accuracy_m = serializers.FloatField(allow_null=True)
+    heading = serializers.FloatField(allow_null=True)
+    speed_mps = serializers.FloatField(allow_null=True)
+    recorded_at = serializers.DateTimeField()
+
+
+class ActiveAssignmentRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    call = serializers.IntegerField()
+    call_reference = serializers.CharField()
+    status = serializers.CharField()
+
+
+class UnitSerializer(serializers.ModelSerializer):
+    location = serializers.SerializerMethodField()
+    active_assignment = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Unit
+        fields = ["id", "callsign", "service", "capabilities", "status", "home_station", "active_assignment", "location"]
+        read_only_fields = fields
+
+    @extend_schema_field(UnitLocationOutSerializer(allow_null=True))
+    def get_location(self, unit):
+        if unit.location is None:
+            return None
+        return {
+            "lat": unit.location.y,
+            "lon": unit.location.x,
+            "accuracy_m": unit.location_accuracy_m,
+            "heading": unit.heading,
+            "speed_mps": unit.speed_mps,
+            "recorded_at": unit.location_recorded_at.isoformat() if unit.location_recorded_at else None,
+        }
+
+    @extend_schema_field(ActiveAssignmentRefSerializer(allow_null=True))
+    def get_active_assignment(self, unit):
+        assignment = (
+            Assignment.objects.filter(unit=unit, status__in=AssignmentStatus.ACTIVE).select_related("call").first()
+        )
+        if assignment is None:
+            return None
+        return {
+            "id": assignment.id,
+            "call": assignment.call_id,
+            "call_reference": assignment.call.reference,
+            "status": assignment.status,
+        }
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Event
+        fields = ["id", "type", "at", "call", "unit", "assignment", "actor", "summary", "data"]
+        read_only_fields = fields
+
+
+# --- input pieces --------------------------------------------------------------------------
+
+
+class FiniteFloatField(serializers.FloatField):
+    """A float that refuses NaN and infinities, which JSON strings can smuggle in."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return value
+
+
+class LocationInSerializer(serializers.Serializer):
+    lat = FiniteFloatField(min_value=-90, max_value=90)
+    lon = FiniteFloatField(min_value=-180, max_value=180)
+    accuracy_m = FiniteFloatField(min_value=0, max_value=100_000, required=False, allow_null=True)
+
+    def to_point(self):
+        return Point(self.validated_data["lon"], self.validated_data["lat"], srid=4326)
+
+
+def point_from(validated):
+    """A GEOS point from a validated LocationInSerializer dict."""
+    return Point(validated["lon"], validated["lat"], srid=4326)

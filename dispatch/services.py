@@ -1,0 +1,356 @@
+"""Writes that move calls, units and assignments through their state machines.
+
+Lock order everywhere: the call, then the unit, then the assignment. Each service
+re-reads under lock, checks the move against the tables in transitions.py (repeating a
+move is a no-op that returns the current state), writes, and records one journal row
+per changed object as its last statements.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from calls.models import Call, Disposition
+from units.models import Unit
+
+from . import engine
+from .errors import InvalidOperation, TransitionNotAllowed, UnitBusy
+from .events import record_event, request_dispatch
+from .models import Assignment
+from .transitions import (
+    ASSIGNMENT_TRANSITIONS,
+    CALL_TRANSITIONS,
+    UNIT_SELF_STATUSES,
+    UNIT_TRANSITIONS,
+    AssignmentStatus,
+    CallStatus,
+    UnitStatus,
+    check_transition,
+)
+
+
+def _lock(model, pk):
+    return model.objects.select_for_update(of=("self",)).get(pk=pk)
+
+
+def _lock_assignment(assignment_id):
+    """Lock call, unit and assignment of one assignment, in the house order."""
+    ids = Assignment.objects.filter(pk=assignment_id).values("call_id", "unit_id").first()
+    if ids is None:
+        raise Assignment.DoesNotExist
+    call = Call.objects.select_for_update(of=("self",)).select_related("incident_type").get(pk=ids["call_id"])
+    unit = _lock(Unit, ids["unit_id"])
+    assignment = _lock(Assignment, assignment_id)
+    assignment.call, assignment.unit = call, unit
+    return call, unit, assignment
+
+
+def _set_unit_status(unit, new, now):
+    if check_transition(UNIT_TRANSITIONS, "unit", unit.status, new):
+        unit.status = new
+        unit.status_changed_at = now
+        unit.save(update_fields=["status", "status_changed_at"])
+        return True
+    return False
+
+
+def _end_assignment(call, unit, assignment, new_status, now, actor, reason="", unit_status=UnitStatus.AVAILABLE):
+    """Move an active assignment to an end state and free (or park) its unit."""
+    check_transition(ASSIGNMENT_TRANSITIONS, "assignment", assignment.status, new_status)
+    assignment.status = new_status
+    assignment.ended_at = now
+    assignment.end_reason = reason[:300]
+    if new_status == AssignmentStatus.CLEARED:
+        assignment.cleared_at = now
+    assignment.save(update_fields=["status", "ended_at", "end_reason", "cleared_at"])
+    unit_changed = False
+    if unit.status in UnitStatus.BUSY:
+        unit_changed = _set_unit_status(unit, unit_status, now)
+    record_event("assignment.updated", call=call, assignment=assignment, actor=actor, summary=f"{new_status} {reason}".strip())
+    if unit_changed:
+        record_event("unit.updated", unit=unit, call=call, actor=actor, summary=f"{unit.status} ({new_status} on {call.reference})")
+    return unit_changed
+
+
+def _after_assignment_change(call, now, actor, reopen=False):
+    """Re-derive the call status; when a need reopened, ask the engine to fill it."""
+    changed = engine.refresh_call_status(call, now)
+    if reopen and call.status in CallStatus.OPEN:
+        call.dispatch_requested_at = now
+        changed = True
+    if changed:
+        call.save(update_fields=["status", "dispatched_at", "dispatch_requested_at", "updated_at"])
+        record_event("call.updated", call=call, actor=actor, summary=f"status {call.status}")
+    if reopen:
+        request_dispatch(call.id)
+
+
+# --- crew actions (responder devices) -----------------------------------------------------------
+
+
+def assignment_acknowledge(*, assignment_id, actor=None):
+    with transaction.atomic():
+        call, unit, assignment = _lock_assignment(assignment_id)
+        if not check_transition(ASSIGNMENT_TRANSITIONS, "assignment", assignment.status, AssignmentStatus.ACKNOWLEDGED):
+            return assignment
+        now = timezone.now()
+        assignment.status = AssignmentStatus.ACKNOWLEDGED
+        assignment.acknowledged_at = now
+        assignment.save(update_fields=["status", "acknowledged_at"])
+        _set_unit_status(unit, UnitStatus.EN_ROUTE, now)
+        record_event("assignment.updated", call=call, assignment=assignment, actor=actor, summary="acknowledged")
+        record_event("unit.updated", unit=unit, call=call, actor=actor, summary="en route")
+        return assignment
+
+
+def assignment_decline(*, assignment_id, reason="", actor=None):
+    with transaction.atomic():
+        call, unit, assignment = _lock_assignment(assignment_id)
+        if assignment.status == AssignmentStatus.DECLINED:
+            return assignment
+        now = timezone.now()
+        _end_assignment(call, unit, assignment, AssignmentStatus.DECLINED, now, actor, reason or "declined")
+        _after_assignment_change(call, now, actor, reopen=True)
+    request_dispatch_waiting()
+    return assignment
+
+
+def assignment_arrive(*, assignment_id, actor=None):
+    """On scene. A crew that arrives without having pressed 'acknowledge' acknowledges too."""
+    with transaction.atomic():
+        call, unit, assignment = _lock_assignment(assignment_id)
+        if assignment.status == AssignmentStatus.ON_SCENE:
+            return assignment
+        now = timezone.now()
+        if assignment.status == AssignmentStatus.ASSIGNED:
+            assignment.status = AssignmentStatus.ACKNOWLEDGED
+            assignment.acknowledged_at = now
+            _set_unit_status(unit, UnitStatus.EN_ROUTE, now)
+        check_transition(ASSIGNMENT_TRANSITIONS, "assignment", assignment.status, AssignmentStatus.ON_SCENE)
+        assignment.status = AssignmentStatus.ON_SCENE
+        assignment.on_scene_at = now
+        assignment.save(update_fields=["status", "acknowledged_at", "on_scene_at"])
+        _set_unit_status(unit, UnitStatus.ON_SCENE, now)
+        if call.on_scene_at is None and call.status in CallStatus.OPEN:
+            call.on_scene_at = now
+            call.status = CallStatus.ON_SCENE
+            call.save(update_fields=["on_scene_at", "status", "updated_at"])
+            call_changed = True
+        else:
+            call_changed = False
+        record_event("assignment.updated", call=call, assignment=assignment, actor=actor, summary="on scene")
+        record_event("unit.updated", unit=unit, call=call, actor=actor, summary="on scene")
+        if call_changed:
+            record_event("call.updated", call=call, actor=actor, summary="first unit on scene")
+        return assignment
+
+
+def assignment_clear(*, assignment_id, transporting=False, actor=None):
+    with transaction.atomic():
+        call, unit, assignment = _lock_assignment(assignment_id)
+        if assignment.status == AssignmentStatus.CLEARED:
+            return assignment
+        now = timezone.now()
+        next_status = UnitStatus.TRANSPORTING if transporting else UnitStatus.AVAILABLE
+        _end_assignment(call, unit, assignment, AssignmentStatus.CLEARED, now, actor,
+                        "transporting" if transporting else "", unit_status=next_status)
+        _after_assignment_change(call, now, actor)
+    if not transporting:
+        request_dispatch_waiting()
+    return assignment
+
+
+# --- operator actions -------------------------------------------------------------------------
+
+
+def assignment_cancel(*, assignment_id, reason="", actor=None):
+    with transaction.atomic():
+        call, unit, assignment = _lock_assignment(assignment_id)
+        if assignment.status == AssignmentStatus.CANCELLED:
+            return assignment
+        now = timezone.now()
+        _end_assignment(call, unit, assignment, AssignmentStatus.CANCELLED, now, actor, reason or "cancelled by operator")
+        _after_assignment_change(call, now, actor, reopen=True)
+    request_dispatch_waiting()
+    return assignment
+
+
+def assign_unit(*, call_id, unit_id, actor=None):
+    """An operator sends a specific unit; 409 if it cannot go now."""
+    with transaction.atomic():
+        call = Call.objects.select_for_update(of=("self",)).select_related("incident_type").get(pk=call_id)
+        if call.status not in CallStatus.OPEN:
+            raise InvalidOperation(f"Call {call.reference} is {call.status}.")
+        unit = _lock(Unit, unit_id)
+        existing = call.assignments.filter(unit=unit, status__in=AssignmentStatus.ACTIVE).first()
+        if existing is not None:
+            return existing  # already on this call: a repeated request
+        if unit.status != UnitStatus.AVAILABLE:
+            raise UnitBusy(f"Unit {unit.callsign} is {unit.status}, not available.")
+        now = timezone.now()
+        service, capability = _line_for(call, unit)
+        distance = _geodesic_m(call, unit) if call.location is not None and unit.location is not None else None
+        Unit.objects.filter(pk=unit.pk).update(status=UnitStatus.DISPATCHED, status_changed_at=now)
+        reason = f"assigned by {actor.get_username() if actor else 'operator'}"
+        return engine._create_assignment(call, unit, service, capability, distance, now, actor, reason)
+
+
+def _geodesic_m(call, unit):
+    from django.contrib.gis.db.models.functions import Distance
+
+    row = Unit.objects.filter(pk=unit.pk).annotate(d=Distance("location", call.location)).values_list("d", flat=True).first()
+    return row.m if row is not None else None
+
+
+def _line_for(call, unit):
+    """The plan line a manually assigned unit covers: an open one it can serve, else an extra."""
+    for service, capability, _missing in engine.plan_gaps(call):
+        if service == unit.service and (not capability or capability in unit.capabilities):
+            return service, capability
+    return unit.service, ""
+
+
+def call_release(*, call_id, actor=None):
+    """Release a hold (possible duplicate) and run dispatch again."""
+    with transaction.atomic():
+        call = Call.objects.select_for_update(of=("self",)).get(pk=call_id)
+        if call.status not in CallStatus.OPEN:
+            raise InvalidOperation(f"Call {call.reference} is {call.status}.")
+        call.hold_reason = ""
+        call.dispatch_requested_at = timezone.now()
+        call.save(update_fields=["hold_reason", "dispatch_requested_at", "updated_at"])
+        record_event("call.updated", call=call, actor=actor, summary="released for dispatch")
+        request_dispatch(call.id)
+        return call
+
+
+def _end_call(call, new_status, now, actor, summary):
+    """Free every unit of a call that is ending; on-scene crews are cleared, others cancelled."""
+    check_transition(CALL_TRANSITIONS, "call", call.status, new_status)
+    active = list(call.assignments.filter(status__in=AssignmentStatus.ACTIVE).order_by("unit_id"))
+    freed = False
+    for assignment in active:
+        unit = _lock(Unit, assignment.unit_id)
+        assignment = _lock(Assignment, assignment.pk)
+        end = AssignmentStatus.CLEARED if assignment.status == AssignmentStatus.ON_SCENE else AssignmentStatus.CANCELLED
+        freed |= _end_assignment(call, unit, assignment, end, now, actor, f"call {new_status}")
+    call.status = new_status
+    call.closed_at = now
+    call.unmet_needs = []
+    call.dispatch_requested_at = None
+    return freed
+
+
+def call_close(*, call_id, disposition, notes="", actor=None):
+    with transaction.atomic():
+        call = Call.objects.select_for_update(of=("self",)).get(pk=call_id)
+        if call.status == CallStatus.CLOSED:
+            return call
+        if disposition not in Disposition.values:
+            raise InvalidOperation(f"Unknown disposition {disposition!r}.")
+        now = timezone.now()
+        freed = _end_call(call, CallStatus.CLOSED, now, actor, "closed")
+        call.disposition = disposition
+        call.save()
+        record_event("call.updated", call=call, actor=actor, summary=f"closed: {disposition} {notes}".strip())
+    if freed:
+        request_dispatch_waiting()
+    return call
+
+
+def call_cancel(*, call_id, reason="", actor=None):
+    with transaction.atomic():
+        call = Call.objects.select_for_update(of=("self",)).get(pk=call_id)
+        if call.status == CallStatus.CANCELLED:
+            return call
+        now = timezone.now()
+        freed = _end_call(call, CallStatus.CANCELLED, now, actor, "cancelled")
+        call.disposition = Disposition.CANCELLED
+        call.save()
+        record_event("call.updated", call=call, actor=actor, summary=f"cancelled {reason}".strip())
+    if freed:
+        request_dispatch_waiting()
+    return call
+
+
+def call_merge(*, call_id, into_id, actor=None):
+    """Merge a duplicate into the call that is being worked; its units are freed."""
+    if call_id == into_id:
+        raise InvalidOperation("A call cannot be merged into itself.")
+    with transaction.atomic():
+        # Two calls: lock in id order so two opposite merges cannot deadlock.
+        locked = {c.pk: c for c in Call.objects.select_for_update(of=("self",)).filter(pk__in=[call_id, into_id]).order_by("pk")}
+        call, into = locked[call_id], locked[into_id]
+        if call.status == CallStatus.MERGED and call.merged_into_id == into_id:
+            return call
+        if into.status not in CallStatus.OPEN:
+            raise InvalidOperation(f"Call {into.reference} is {into.status}; merge into an open call.")
+        now = timezone.now()
+        freed = _end_call(call, CallStatus.MERGED, now, actor, "merged")
+        call.merged_into = into
+        call.disposition = Disposition.DUPLICATE
+        call.save()
+        record_event("call.updated", call=call, actor=actor, summary=f"merged into {into.reference}")
+    if freed:
+        request_dispatch_waiting()
+    return call
+
+
+# --- unit status from the device --------------------------------------------------------------
+
+
+def unit_set_status(*, unit_id, status, actor=None):
+    """A crew sets available / out_of_service / transporting."""
+    if status not in UNIT_SELF_STATUSES:
+        raise InvalidOperation(f"A crew may set only {', '.join(UNIT_SELF_STATUSES)}.")
+    with transaction.atomic():
+        unit = _lock(Unit, unit_id)
+        if unit.status == status:
+            return unit
+        if unit.assignments.filter(status__in=AssignmentStatus.ACTIVE).exists():
+            raise TransitionNotAllowed(
+                f"Unit {unit.callsign} has an active assignment; acknowledge, decline or clear it first."
+            )
+        now = timezone.now()
+        _set_unit_status(unit, status, now)
+        record_event("unit.updated", unit=unit, actor=actor, summary=f"crew set {status}")
+    if status == UnitStatus.AVAILABLE:
+        request_dispatch_waiting()
+    return unit
+
+
+def request_dispatch_waiting():
+    """A unit became free: waiting calls are served, most urgent first (after commit)."""
+    request_dispatch(None)
+
+
+# --- the sweep's timers ---------------------------------------------------------------------
+
+
+def assignment_time_out(*, assignment_id):
+    """No acknowledgement in time: the unit is unreachable until its device says otherwise."""
+    with transaction.atomic():
+        call, unit, assignment = _lock_assignment(assignment_id)
+        now = timezone.now()
+        if assignment.status != AssignmentStatus.ASSIGNED or assignment.ack_deadline is None or assignment.ack_deadline > now:
+            return False
+        _end_assignment(call, unit, assignment, AssignmentStatus.TIMED_OUT, now, None,
+                        "no acknowledgement in time", unit_status=UnitStatus.UNREACHABLE)
+        record_event(
+            "alert.raised",
+            call=call,
+            unit=unit,
+            summary=f"{unit.callsign} did not acknowledge",
+            data={"kind": "ack_timeout", "call": call.id, "reference": call.reference, "unit": unit.id,
+                  "callsign": unit.callsign, "assignment": assignment.id},
+        )
+        _after_assignment_change(call, now, None, reopen=True)
+        return True
+
+
+def expire_acknowledgements(limit=200):
+    now = timezone.now()
+    due = Assignment.objects.filter(status=AssignmentStatus.ASSIGNED, ack_deadline__lte=now).order_by("ack_deadline")
+    expired = 0
+    for assignment_id in due.values_list("id", flat=True)[:limit]:
+        expired += bool(assignment_time_out(assignment_id=assignment_id))
+    return expired

@@ -1,0 +1,27 @@
+"""Celery tasks: an interface that takes ids and calls one service.
+
+Every task is idempotent on the database state (the engine re-reads under lock), so a
+redelivery after a killed worker, or the sweep doing the same work, never double-assigns.
+"""
+
+from celery import shared_task
+
+from . import engine, events, services
+
+
+@shared_task(name="dispatch.tasks.dispatch_call", acks_late=True)
+def dispatch_call(call_id):
+    engine.dispatch_call(call_id)
+
+
+@shared_task(name="dispatch.tasks.dispatch_waiting", acks_late=True)
+def dispatch_waiting():
+    engine.dispatch_waiting()
+
+
+@shared_task(name="dispatch.tasks.sweep", acks_late=True)
+def sweep():
+    """Converge: time out silent units, serve what a lost task skipped, republish."""
+    services.expire_acknowledgements()
+    engine.dispatch_waiting()
+    events.republish_unpublished()

@@ -1,0 +1,309 @@
+"""Dispatch rules (SPEC 1–6) through the services, on real PostGIS."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from calls.models import Call, IncidentType
+from calls.services import call_create
+from dispatch import engine, services
+from dispatch.errors import TransitionNotAllowed, UnitBusy
+from dispatch.models import Assignment, Event
+from tests.conftest import point
+from tests.factories import UnitFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def new_call(code="cardiac_arrest", lat=51.128, lon=71.43, accuracy=10, **kw):
+    location = {"point": point(lat, lon), "accuracy_m": accuracy, "source": "operator"} if lat is not None else None
+    return call_create(actor=None, incident_type=IncidentType.objects.get(code=code), location=location, **kw)
+
+
+def active(call):
+    return list(Assignment.objects.filter(call=call, status__in=("assigned", "acknowledged", "on_scene")))
+
+
+def test_nearest_capable_fresh_unit_is_assigned_with_its_distance():
+    far = UnitFactory(service="medical", capabilities=["als"], location=point(51.16, 71.43))
+    near = UnitFactory(service="medical", capabilities=["als"], location=point(51.131, 71.43))
+    UnitFactory(service="medical", capabilities=["bls"], location=point(51.1281, 71.43))  # wrong capability
+    UnitFactory(service="police", location=point(51.128, 71.43))  # wrong service
+    call = new_call()
+    assert engine.dispatch_call(call.pk) == 1
+    (assignment,) = active(call)
+    assert assignment.unit == near
+    assert assignment.distance_m == pytest.approx(334, abs=5)  # 0.003° of latitude
+    assert "nearest" in assignment.reason
+    call.refresh_from_db()
+    assert call.status == "dispatched" and call.dispatched_at is not None and call.unmet_needs == []
+    far.refresh_from_db()
+    assert far.status == "available"
+
+
+def test_nearest_is_geodesic_not_degrees():
+    # At 51°N a degree of longitude is ~0.63 of a degree of latitude: 0.004° east (≈280 m)
+    # is nearer than 0.003° north (≈334 m), though farther in raw degrees.
+    north = UnitFactory(service="medical", capabilities=["als"], location=point(51.131, 71.43))
+    east = UnitFactory(service="medical", capabilities=["als"], location=point(51.128, 71.434))
+    call = new_call()
+    engine.dispatch_call(call.pk)
+    assert active(call)[0].unit == east
+    north.refresh_from_db()
+    assert north.status == "available"
+
+
+def test_stale_positions_are_never_chosen_and_the_reason_says_so():
+    UnitFactory(service="medical", capabilities=["als"], location_recorded_at=timezone.now() - timedelta(minutes=6))
+    call = new_call()
+    assert engine.dispatch_call(call.pk) == 0
+    call.refresh_from_db()
+    assert call.status == "pending"
+    assert call.unmet_needs == [{"service": "medical", "capability": "als", "count": 1, "reason": "all_stale"}]
+    alert = Event.objects.get(type="alert.raised", call=call)
+    assert alert.data["kind"] == "no_unit_available"
+
+
+@pytest.mark.parametrize(
+    "units,reason",
+    [
+        ([], "no_unit_of_service"),
+        ([dict(service="medical", capabilities=["bls"])], "no_unit_with_capability"),
+        ([dict(service="medical", capabilities=["als"], status="en_route")], "all_busy"),
+    ],
+)
+def test_unmet_line_carries_the_specific_reason(units, reason):
+    for kwargs in units:
+        UnitFactory(**kwargs)
+    call = new_call()
+    engine.dispatch_call(call.pk)
+    call.refresh_from_db()
+    assert call.unmet_needs[0]["reason"] == reason
+
+
+def test_alert_is_raised_once_not_on_every_sweep():
+    call = new_call()
+    for _ in range(3):
+        engine.dispatch_waiting()
+    assert Event.objects.filter(type="alert.raised", call=call, data__kind="no_unit_available").count() == 1
+
+
+def test_multi_line_plan_is_filled_line_by_line():
+    for i in range(3):
+        UnitFactory(service="fire", location=point(51.128 + i * 0.001, 71.43))
+    UnitFactory(service="medical")
+    call = new_call("building_fire")  # fire 2 + medical 1 + police 1
+    assert engine.dispatch_call(call.pk) == 3
+    call.refresh_from_db()
+    services_sent = sorted(a.unit.service for a in active(call))
+    assert services_sent == ["fire", "fire", "medical"]
+    assert call.unmet_needs == [{"service": "police", "capability": None, "count": 1, "reason": "no_unit_of_service"}]
+
+
+def test_running_dispatch_twice_assigns_nothing_more():
+    UnitFactory(service="medical", capabilities=["als"])
+    UnitFactory(service="medical", capabilities=["als"], location=point(51.13, 71.43))
+    call = new_call()
+    engine.dispatch_call(call.pk)
+    engine.dispatch_call(call.pk)
+    engine.dispatch_waiting()
+    assert len(active(call)) == 1
+
+
+def test_declined_unit_is_never_offered_the_same_call_again():
+    first = UnitFactory(service="medical", capabilities=["als"], location=point(51.1285, 71.43))
+    second = UnitFactory(service="medical", capabilities=["als"], location=point(51.135, 71.43))
+    call = new_call()
+    engine.dispatch_call(call.pk)
+    (assignment,) = active(call)
+    assert assignment.unit == first
+    services.assignment_decline(assignment_id=assignment.pk, reason="flat tyre")
+    first.refresh_from_db()
+    assert first.status == "available"
+    engine.dispatch_call(call.pk)
+    (replacement,) = active(call)
+    assert replacement.unit == second
+    services.assignment_decline(assignment_id=replacement.pk)
+    engine.dispatch_call(call.pk)
+    assert active(call) == []
+    call.refresh_from_db()
+    assert call.status == "pending"
+    assert call.unmet_needs[0]["reason"] == "all_refused"
+
+
+@override_settings(DISPATCH_ACK_TIMEOUT_S=60)
+def test_silent_unit_times_out_becomes_unreachable_and_next_is_sent():
+    silent = UnitFactory(service="medical", capabilities=["als"], location=point(51.1285, 71.43))
+    backup = UnitFactory(service="medical", capabilities=["als"], location=point(51.135, 71.43))
+    call = new_call()
+    engine.dispatch_call(call.pk)
+    (assignment,) = active(call)
+    assert services.expire_acknowledgements() == 0  # not yet due
+    Assignment.objects.filter(pk=assignment.pk).update(ack_deadline=timezone.now() - timedelta(seconds=1))
+    assert services.expire_acknowledgements() == 1
+    assignment.refresh_from_db()
+    silent.refresh_from_db()
+    assert assignment.status == "timed_out" and silent.status == "unreachable"
+    assert Event.objects.filter(type="alert.raised", data__kind="ack_timeout", call=call).exists()
+    engine.dispatch_waiting()
+    assert [a.unit for a in active(call)] == [backup]
+    # The device comes back: the unit is available again, but not for this call.
+    services.unit_set_status(unit_id=silent.pk, status="available")
+    silent.refresh_from_db()
+    assert silent.status == "available"
+
+
+def test_acknowledged_assignment_is_never_timed_out():
+    UnitFactory(service="medical", capabilities=["als"])
+    call = new_call()
+    engine.dispatch_call(call.pk)
+    (assignment,) = active(call)
+    services.assignment_acknowledge(assignment_id=assignment.pk)
+    Assignment.objects.filter(pk=assignment.pk).update(ack_deadline=timezone.now() - timedelta(seconds=1))
+    assert services.expire_acknowledgements() == 0
+
+
+def test_freed_unit_serves_waiting_calls_most_urgent_first_then_oldest():
+    low_old = new_call("noise_complaint")  # P4
+    urgent_new = new_call("robbery", lat=51.2, lon=71.5)  # P1, police 2
+    urgent_newer = new_call("domestic_violence", lat=51.1, lon=71.4)  # P1, later
+    engine.dispatch_waiting()
+    unit = UnitFactory(service="police", status="out_of_service", location=point(51.128, 71.43))
+    services.unit_set_status(unit_id=unit.pk, status="available")
+    engine.dispatch_waiting()
+    assert [a.call for a in Assignment.objects.filter(unit=unit)] == [urgent_new]
+    assert active(low_old) == [] and active(urgent_newer) == []
+
+
+def test_crew_day_acknowledge_arrive_clear_moves_call_and_unit():
+    unit = UnitFactory(service="medical", capabilities=["als"])
+    call = new_call()
+    engine.dispatch_call(call.pk)
+    (assignment,) = active(call)
+    services.assignment_acknowledge(assignment_id=assignment.pk)
+    unit.refresh_from_db()
+    assert unit.status == "en_route"
+    services.assignment_acknowledge(assignment_id=assignment.pk)  # repeated: no-op
+    services.assignment_arrive(assignment_id=assignment.pk)
+    call.refresh_from_db()
+    unit.refresh_from_db()
+    assert call.status == "on_scene" and call.on_scene_at is not None and unit.status == "on_scene"
+    services.assignment_clear(assignment_id=assignment.pk, transporting=True)
+    unit.refresh_from_db()
+    assert unit.status == "transporting"
+    call.refresh_from_db()
+    assert call.status == "on_scene"  # the call stays until an operator closes it
+    with pytest.raises(TransitionNotAllowed):
+        services.assignment_decline(assignment_id=assignment.pk)
+    services.call_close(call_id=call.pk, disposition="transported")
+    call.refresh_from_db()
+    assert call.status == "closed" and call.closed_at is not None
+
+
+def test_operator_can_assign_a_specific_unit_but_not_a_busy_one():
+    busy = UnitFactory(service="police", status="en_route")
+    free = UnitFactory(service="police", location=point(51.2, 71.5))
+    call = new_call("noise_complaint")
+    with pytest.raises(UnitBusy):
+        services.assign_unit(call_id=call.pk, unit_id=busy.pk)
+    assignment = services.assign_unit(call_id=call.pk, unit_id=free.pk)
+    assert assignment.unit == free and assignment.distance_m > 5000
+    assert services.assign_unit(call_id=call.pk, unit_id=free.pk) == assignment  # repeat: no-op
+    engine.dispatch_call(call.pk)
+    assert len(active(call)) == 1  # the manual unit covers the plan line
+
+
+def test_cancelling_a_call_frees_its_units_for_waiting_calls():
+    unit = UnitFactory(service="police")
+    first = new_call("noise_complaint")
+    engine.dispatch_call(first.pk)
+    waiting = new_call("noise_complaint", lat=51.16, lon=71.47)
+    engine.dispatch_call(waiting.pk)
+    assert active(waiting) == []
+    services.call_cancel(call_id=first.pk, reason="caller called back")
+    unit.refresh_from_db()
+    assert unit.status == "available"
+    engine.dispatch_waiting()
+    assert [a.unit for a in active(waiting)] == [unit]
+    first.refresh_from_db()
+    assert first.status == "cancelled"
+    with pytest.raises(TransitionNotAllowed):
+        services.call_close(call_id=first.pk, disposition="resolved")
+
+
+def test_operator_cancelled_assignment_reopens_the_need_with_another_unit():
+    a = UnitFactory(service="police", location=point(51.1281, 71.43))
+    b = UnitFactory(service="police", location=point(51.14, 71.43))
+    call = new_call("noise_complaint")
+    engine.dispatch_call(call.pk)
+    (assignment,) = active(call)
+    services.assignment_cancel(assignment_id=assignment.pk, reason="needed elsewhere")
+    call.refresh_from_db()
+    assert call.status == "pending" and call.dispatch_requested_at is not None
+    engine.dispatch_waiting()
+    assert [x.unit for x in active(call)] == [b]
+    a.refresh_from_db()
+    assert a.status == "available"
+
+
+def test_call_without_location_waits_and_is_dispatched_once_located():
+    from calls.services import call_update
+
+    UnitFactory(service="medical", capabilities=["als"])
+    call = new_call(lat=None)
+    assert Event.objects.filter(type="alert.raised", call=call, data__kind="no_location").exists()
+    engine.dispatch_waiting()
+    call.refresh_from_db()
+    assert call.unmet_needs[0]["reason"] == "no_location" and active(call) == []
+    call_update(call_id=call.pk, actor=None, changes={},
+                location={"point": point(), "accuracy_m": 20, "source": "operator"})
+    engine.dispatch_waiting()
+    assert len(active(call)) == 1
+
+
+def test_possible_duplicate_is_held_until_released():
+    UnitFactory(service="medical", capabilities=["als"], location=point(51.14, 71.43))
+    UnitFactory(service="medical", capabilities=["als"], location=point(51.15, 71.43))
+    first = new_call()
+    engine.dispatch_call(first.pk)
+    second = new_call(lat=51.1290, lon=71.4300)  # ~110 m away, same type
+    second.refresh_from_db()
+    assert second.hold_reason == "possible_duplicate"
+    assert list(second.possible_duplicates.all()) == [first]
+    engine.dispatch_waiting()
+    assert active(second) == []
+    services.call_release(call_id=second.pk)
+    engine.dispatch_waiting()
+    assert len(active(second)) == 1
+
+
+def test_merge_frees_units_and_points_at_the_call_kept():
+    UnitFactory(service="police")
+    kept = new_call("noise_complaint")
+    dup = new_call("noise_complaint", lat=51.3, lon=71.6)
+    engine.dispatch_call(kept.pk)
+    services.call_merge(call_id=dup.pk, into_id=kept.pk)
+    dup.refresh_from_db()
+    assert dup.status == "merged" and dup.merged_into == kept and dup.disposition == "duplicate"
+
+
+def test_every_change_writes_journal_rows_in_commit_order():
+    UnitFactory(service="medical", capabilities=["als"])
+    call = new_call()
+    engine.dispatch_call(call.pk)
+    events = list(Event.objects.order_by("id"))
+    assert [e.type for e in events][:1] == ["call.created"]
+    assert {"assignment.created", "unit.updated"} <= {e.type for e in events}
+    for before, after in zip(events, events[1:]):
+        assert after.previous_id == before.id
+    created = Event.objects.get(type="assignment.created")
+    assert created.data["unit"]["service"] == "medical" and created.data["status"] == "assigned"
+
+
+def test_call_reference_is_human_and_unique():
+    call = new_call()
+    year = timezone.localtime(call.received_at).year
+    assert call.reference == f"C-{year}-{call.pk:06d}"
+    assert Call.objects.get(reference=call.reference) == call
