@@ -4,7 +4,7 @@ One table for every kind, because an operator's query does not say which kind it
 and one GIN trigram index over one column answers it. What is searched is
 `normalized` (see `calls.gazetteer.normalize`); `label` is only shown.
 
-A street is one row: `location` is a representative point (the point of the street nearest
+A street is one row: `location` is a representative point (the street's OSM node nearest
 its centroid, so it lies on the street) and `geom` is the whole street as a
 MultiLineString for reverse geocoding. The source data holds each street as one list of
 points concatenated from its OSM ways, so the build script cuts it into lines where two
@@ -34,7 +34,8 @@ class GazetteerEntry(models.Model):
     # The file a row was loaded from; `load_gazetteer` replaces all rows of one source.
     source = models.CharField(max_length=64)
     label = models.CharField(max_length=300)
-    # The search key. A place with several names has one row per name, same label.
+    # The search key. A place with several names has one row per name, same label. For an
+    # intersection it is both streets' keys, for reading; corners are searched by street_a/_b.
     normalized = models.CharField(max_length=300)
     # The canonical street word the name carried (`пр`, `ул`, `пер` …), ranks `пр. X` above `X переулок`.
     street_type = models.CharField(max_length=16, blank=True, default="")
@@ -49,7 +50,16 @@ class GazetteerEntry(models.Model):
         app_label = "calls"
         verbose_name_plural = "gazetteer entries"
         indexes = [
-            GinIndex(fields=["normalized"], name="gazetteer_normalized_trgm", opclasses=["gin_trgm_ops"]),
+            # Intersections are found through their streets' keys, so only the rest is searched by
+            # name. No fastupdate: the table changes only on a load, and a GIN pending list left by
+            # a bulk insert made every search ~10x slower until the next vacuum.
+            GinIndex(
+                fields=["normalized"],
+                name="gazetteer_normalized_trgm",
+                opclasses=["gin_trgm_ops"],
+                condition=~models.Q(kind="intersection"),
+                fastupdate=False,
+            ),
             models.Index(fields=["street_a", "street_b"], name="gazetteer_corner_ab"),
             models.Index(fields=["street_b"], name="gazetteer_corner_b"),
             models.Index(fields=["source"], name="gazetteer_source"),

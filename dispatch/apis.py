@@ -181,8 +181,9 @@ class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return self._act(request, pk, AssignIn, run)
 
     @extend_schema(request=None, responses=CallSerializer)
-    @action(detail=True, methods=["post"])
-    def dispatch(self, request, pk=None):
+    @action(detail=True, methods=["post"], url_path="dispatch")
+    def release(self, request, pk=None):
+        # Not named `dispatch`: that would shadow APIView.dispatch.
         return self._act(request, pk, None, lambda v: services.call_release(call_id=int(pk), actor=request.user))
 
     @extend_schema(request=CloseIn, responses=CallSerializer)

@@ -32,8 +32,11 @@ def point(lat=CENTRE[0], lon=CENTRE[1]):
 @pytest.fixture(autouse=True)
 def _catalogue(request):
     """Transactional tests truncate every table, the migrated catalogue included: put it back."""
-    if "transactional_db" in request.fixturenames or "live_worker" in request.fixturenames or \
-            "asgi_server" in request.fixturenames:
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    if transactional or {"transactional_db", "live_worker", "asgi_server"} & set(request.fixturenames):
+        if not transactional:
+            request.getfixturevalue("transactional_db")
         from calls.models import IncidentType
 
         if not IncidentType.objects.exists():

@@ -58,25 +58,19 @@ def street_lines(points):
     return lines
 
 
-def _nearest_on_segment(p, a, b):
-    (px, py), (ax, ay), (bx, by) = _xy(*p), _xy(*a), _xy(*b)
-    dx, dy = bx - ax, by - ay
-    t = 0.0 if dx == dy == 0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)))
-    return (a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])), math.hypot(px - ax - t * dx, py - ay - t * dy)
-
-
 def representative_point(lines):
-    """The point on the street nearest its length-weighted centroid; (point, length in metres)."""
+    """The street's point (an OSM node) nearest its length-weighted centroid; (point, length in metres).
+
+    A node rather than the exact nearest point on a segment, so the answer is a real point
+    of the street that anyone can check against the source.
+    """
     segments = [(a, b) for line in lines for a, b in zip(line, line[1:])]
-    if not segments:
-        return lines[0][0], 0.0
     total = sum(_dist(a, b) for a, b in segments)
     if total == 0:
-        return segments[0][0], 0.0
+        return lines[0][0], 0.0
     clat = sum((a[0] + b[0]) / 2 * _dist(a, b) for a, b in segments) / total
     clon = sum((a[1] + b[1]) / 2 * _dist(a, b) for a, b in segments) / total
-    best = min((_nearest_on_segment((clat, clon), a, b) for a, b in segments), key=lambda r: r[1])
-    return best[0], total
+    return min((p for line in lines for p in line), key=lambda p: _dist(p, (clat, clon))), total
 
 
 def build_streets(path):

@@ -1,0 +1,205 @@
+"""How often the gazetteer's top answer is right, for the ways operators type a location.
+
+    DEBUG=true .venv/bin/python bench/geocode_accuracy.py [--streets 300] [--corners 200] [--seed 112]
+        [--data ../shared/data] [--failures 5]
+
+Runs against the configured database (the dev database `dispatch` by default) and loads
+`calls/data/astana_gazetteer.json.gz` first if the gazetteer is empty. The sample is drawn
+from the raw OpenStreetMap extracts (`--data`), not from the derived file, and the query
+variants are written here without the product's normaliser, so the figures do not grade
+the normaliser against itself.
+
+A street answer is right when the top result is within 150 m of any point (OSM node) of
+that street; a corner answer when it is within 150 m of any point where the two streets
+cross. Latency is the wall time of `geocode()` as the API calls it (one transaction,
+a few queries, no HTTP).
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+
+from calls.gazetteer import geocode, load_gazetteer_file  # noqa: E402
+from calls.models import GazetteerEntry  # noqa: E402
+
+RIGHT_WITHIN_M = 150
+SHIPPED = ROOT / "calls" / "data" / "astana_gazetteer.json.gz"
+
+# The street words a name may carry, by kind, in the forms the variants use. Written out
+# here on purpose rather than taken from calls.gazetteer.
+STREET_WORDS = [
+    # (kind, regex matching the word in a source name)
+    ("пр", r"проспект|даңғылы|Проспект"),
+    ("ш", r"шоссе|тас жолы|трасса"),
+    ("пер", r"переулок|тұйығы|тұйық|тупик"),
+    ("бр", r"бульвар|бульвары"),
+    ("мкр", r"микрорайон|шағын ауданы"),
+    ("ул", r"улица|Улица|көшесі|көше"),
+]
+RUSSIAN = {"ул": "улица", "пр": "проспект", "пер": "переулок", "ш": "шоссе", "бр": "бульвар", "мкр": "микрорайон"}
+KAZAKH = {"ул": "көшесі", "пр": "даңғылы", "пер": "тұйығы", "ш": "тас жолы", "бр": "бульвары", "мкр": "шағын ауданы"}
+ABBREVIATION = {"ул": "ул.", "пр": "пр.", "пер": "пер.", "ш": "ш.", "бр": "б-р", "мкр": "мкр."}
+KAZAKH_LETTERS = str.maketrans("әғқңөұүһіӘҒҚҢӨҰҮҺІ", "агкноуухиАГКНОУУХИ")
+
+STREET_VARIANTS = ["exact", "russian", "kazakh", "abbreviated", "russian keyboard", "lower case", "no street word"]
+CORNER_VARIANTS = ["X и Y", "X / Y", "угол X и Y", "full names X / Y"]
+
+
+def street_parts(name):
+    """(kind, name without its street word) — `Қабанбай Батыр даңғылы` → ("пр", "Қабанбай Батыр")."""
+    for kind, words in STREET_WORDS:
+        m = re.search(rf"(?:^|\s)({words})(?:\s|$)", name)
+        if m:
+            core = (name[: m.start(1)] + name[m.end(1) :]).strip()
+            core = re.sub(r"^(\d+)-(?:я|й|ая|шы|ші)$", r"\1", core)  # `101-я улица` → `101`
+            if core:
+                return kind, re.sub(r"\s+", " ", core)
+    return "ул", name
+
+
+def street_queries(name):
+    kind, core = street_parts(name)
+    queries = {
+        "exact": name,
+        "russian": f"{RUSSIAN[kind]} {core}",
+        "kazakh": f"{core} {KAZAKH[kind]}",
+        "abbreviated": f"{ABBREVIATION[kind]} {core}",
+        "lower case": name.lower(),
+        "no street word": core,
+    }
+    if core.translate(KAZAKH_LETTERS) != core:
+        queries["russian keyboard"] = core.translate(KAZAKH_LETTERS)
+    return queries
+
+
+def corner_queries(a, b):
+    ca, cb = street_parts(a)[1], street_parts(b)[1]
+    return {"X и Y": f"{ca} и {cb}", "X / Y": f"{ca} / {cb}", "угол X и Y": f"угол {ca} и {cb}",
+            "full names X / Y": f"{a} / {b}"}  # fmt: skip
+
+
+def metres(a, b):
+    """Haversine distance between (lat, lon) pairs."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6_371_000 * math.asin(math.sqrt(h))
+
+
+def nearest(point, truth):
+    return min(metres(point, t) for t in truth)
+
+
+def sample(data_dir, n_streets, n_corners, seed):
+    streets = json.loads((data_dir / "astana_streets.json").read_text(encoding="utf-8"))["streets"]
+    crossings = json.loads((data_dir / "astana_intersections.json").read_text(encoding="utf-8"))
+    points = {s["name"]: [(p["lat"], p["lng"]) for p in s["points"]] for s in streets if s["name"].strip()}
+    pairs = {}
+    for street, items in crossings.items():
+        for c in items:
+            if street in points and c["crossroad"] in points and street != c["crossroad"]:
+                pairs.setdefault(tuple(sorted((street, c["crossroad"]))), set()).add((c["lat"], c["lng"]))
+    # Two names of one street meeting where the name changes are no corner (`улица Кенесары`/`Кенесары көшесі`).
+    pairs = {p: pts for p, pts in pairs.items() if street_parts(p[0])[1].lower() != street_parts(p[1])[1].lower()}
+    rng = random.Random(seed)
+    street_sample = rng.sample(sorted(points), n_streets)
+    corner_sample = rng.sample(sorted(pairs), n_corners)
+    return [(n, points[n]) for n in street_sample], [(p, sorted(pairs[p])) for p in corner_sample]
+
+
+def percentile(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--streets", type=int, default=300)
+    parser.add_argument("--corners", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=112)
+    parser.add_argument("--failures", type=int, default=0, help="print this many failures per variant")
+    args = parser.parse_args()
+
+    if not GazetteerEntry.objects.exists():
+        started = time.monotonic()
+        loaded = load_gazetteer_file(SHIPPED)
+        print(f"loaded {SHIPPED.name}: {loaded['counts']} in {time.monotonic() - started:.1f} s")
+
+    streets, corners = sample(args.data, args.streets, args.corners, args.seed)
+    cases = []  # (variant, query, truth points, what)
+    for name, pts in streets:
+        for variant, query in street_queries(name).items():
+            cases.append((variant, query, pts, name))
+    for (a, b), pts in corners:
+        for variant, query in corner_queries(a, b).items():
+            cases.append((variant, query, pts, f"{a} × {b}"))
+
+    geocode("прогрев")  # the first query pays for the connection
+    stats = {}
+    for variant, query, truth, what in cases:
+        started = time.perf_counter()
+        results = geocode(query, limit=5)
+        elapsed = (time.perf_counter() - started) * 1000
+        s = stats.setdefault(variant, {"n": 0, "top1": 0, "top5": 0, "ms": [], "failures": []})
+        s["n"] += 1
+        s["ms"].append(elapsed)
+        distances = [nearest((r["lat"], r["lon"]), truth) for r in results]
+        if distances and distances[0] <= RIGHT_WITHIN_M:
+            s["top1"] += 1
+        else:
+            top = f"{results[0]['label']} ({distances[0]:.0f} m)" if results else "nothing"
+            s["failures"].append(f"{query!r} [{what}] → {top}")
+        if any(d <= RIGHT_WITHIN_M for d in distances):
+            s["top5"] += 1
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        pg = cursor.fetchone()[0].split(" on ")[0]
+    counts = dict(GazetteerEntry.objects.values_list("kind").annotate(n=django.db.models.Count("id")))
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()},"
+          f" {pg}; gazetteer {counts}")  # fmt: skip
+    print(f"sample: {len(streets)} streets, {len(corners)} corners, seed {args.seed}; right = top result within "
+          f"{RIGHT_WITHIN_M} m of the street / crossing\n")  # fmt: skip
+    header = f"{'variant':<18} {'n':>5} {'top-1':>7} {'top-5':>7} {'p50 ms':>7} {'p99 ms':>7}"
+    print(header)
+    print("-" * len(header))
+    all_ms = []
+    for variant in STREET_VARIANTS + CORNER_VARIANTS:
+        s = stats.get(variant)
+        if not s:
+            continue
+        all_ms += s["ms"]
+        print(f"{variant:<18} {s['n']:>5} {100 * s['top1'] / s['n']:>6.1f}% {100 * s['top5'] / s['n']:>6.1f}%"
+              f" {statistics.median(s['ms']):>7.1f} {percentile(s['ms'], 0.99):>7.1f}")  # fmt: skip
+    total_n = sum(s["n"] for s in stats.values())
+    total_1 = sum(s["top1"] for s in stats.values())
+    total_5 = sum(s["top5"] for s in stats.values())
+    print("-" * len(header))
+    print(f"{'all':<18} {total_n:>5} {100 * total_1 / total_n:>6.1f}% {100 * total_5 / total_n:>6.1f}%"
+          f" {statistics.median(all_ms):>7.1f} {percentile(all_ms, 0.99):>7.1f}")  # fmt: skip
+    if args.failures:
+        for variant in STREET_VARIANTS + CORNER_VARIANTS:
+            for line in stats.get(variant, {}).get("failures", [])[: args.failures]:
+                print(f"  {variant}: {line}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,251 @@
+"""REST API: auth, roles, validation (400 naming the field, nothing written), 404/409."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+
+from calls.models import Call
+from dispatch.models import Assignment, Event
+from tests.conftest import crew, point
+from tests.factories import UnitFactory
+
+pytestmark = pytest.mark.django_db
+
+CALLS = "/api/v1/calls/"
+VALID = {"incident_type": "cardiac_arrest", "caller_phone": "+7 701 123 45 67",
+         "location": {"lat": 51.128, "lon": 71.43, "accuracy_m": 15}}
+
+
+def test_operator_logs_a_call_and_gets_the_spec_representation(operator_client):
+    response = operator_client.post(CALLS, VALID, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["reference"].startswith("C-") and body["status"] == "pending"
+    assert body["priority"] == 1 and body["incident_type"] == "cardiac_arrest"
+    assert body["caller_phone"] == "+77011234567"
+    assert body["location"] == {"lat": 51.128, "lon": 71.43, "accuracy_m": 15.0, "source": "operator"}
+    for field in ("received_at", "dispatched_at", "on_scene_at", "closed_at", "hold_reason", "possible_duplicates",
+                  "merged_into", "unmet_needs", "assignments", "disposition"):
+        assert field in body
+    # Committed, with its journal row, before the 201.
+    assert Call.objects.filter(pk=body["id"]).exists()
+    assert Event.objects.filter(call_id=body["id"], type="call.created").exists()
+
+
+@pytest.mark.parametrize(
+    "payload,field",
+    [
+        ({"incident_type": "alien_invasion"}, "incident_type"),
+        ({**VALID, "priority": 0}, "priority"),
+        ({**VALID, "priority": 5}, "priority"),
+        ({**VALID, "priority": "high"}, "priority"),
+        ({**VALID, "location": {"lat": 91, "lon": 71}}, "location"),
+        ({**VALID, "location": {"lat": 51, "lon": -181}}, "location"),
+        ({**VALID, "location": {"lat": "NaN", "lon": 71}}, "location"),
+        ({**VALID, "location": {"lat": "Infinity", "lon": 71}}, "location"),
+        ({**VALID, "location": {"lat": 51, "lon": 71, "accuracy_m": -1}}, "location"),
+        ({**VALID, "location": "here"}, "location"),
+        ({**VALID, "address": "Кенесары 40"}, "location"),
+        ({**VALID, "caller_phone": "call me maybe"}, "caller_phone"),
+        ({**VALID, "channel": "pigeon"}, "channel"),
+        ({**VALID, "description": "x" * 5001}, "description"),
+        ({}, "incident_type"),
+    ],
+)
+def test_bad_call_input_is_a_400_naming_the_field_and_writes_nothing(operator_client, payload, field):
+    response = operator_client.post(CALLS, payload, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert Call.objects.count() == 0 and Event.objects.count() == 0
+
+
+def test_malformed_json_and_nan_literals_are_400(operator_client):
+    for body in ('{"incident_type": ', '{"incident_type": "other", "location": {"lat": NaN, "lon": 1}}', "[1,2"):
+        response = operator_client.generic("POST", CALLS, body, content_type="application/json")
+        assert response.status_code == 400, body
+    assert Call.objects.count() == 0
+
+
+def test_huge_body_is_refused_without_a_500(operator_client):
+    body = json.dumps({"incident_type": "other", "description": "x" * (2 * 1024 * 1024)})
+    response = operator_client.generic("POST", CALLS, body, content_type="application/json")
+    assert response.status_code in (400, 413)
+    assert Call.objects.count() == 0
+
+
+def test_roles_on_the_call_api(anon_client, gateway_client, operator_client, supervisor_client, unit_a):
+    assert anon_client.get(CALLS).status_code == 401
+    assert gateway_client.get(CALLS).status_code == 403
+    assert crew(unit_a).get(CALLS).status_code == 403
+    assert operator_client.get(CALLS).status_code == 200
+    assert supervisor_client.get(CALLS).status_code == 200
+
+
+def test_unknown_ids_are_404(operator_client):
+    assert operator_client.get(f"{CALLS}999999/").status_code == 404
+    assert operator_client.post(f"{CALLS}999999/close/", {"disposition": "resolved"}, format="json").status_code == 404
+    created = operator_client.post(CALLS, VALID, format="json").json()
+    assert operator_client.post(f"{CALLS}{created['id']}/assign/", {"unit": 424242}, format="json").status_code == 404
+    assert operator_client.post(f"{CALLS}{created['id']}/merge/", {"into": 424242}, format="json").status_code == 404
+    assert operator_client.post("/api/v1/assignments/999/cancel/", {}, format="json").status_code == 404
+
+
+def test_close_with_disposition_then_impossible_moves_are_409(operator_client):
+    created = operator_client.post(CALLS, VALID, format="json").json()
+    url = f"{CALLS}{created['id']}"
+    assert operator_client.post(f"{url}/close/", {"disposition": "teleported"}, format="json").status_code == 400
+    closed = operator_client.post(f"{url}/close/", {"disposition": "false_alarm", "notes": "kids"}, format="json")
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    again = operator_client.post(f"{url}/close/", {"disposition": "false_alarm"}, format="json")
+    assert again.status_code == 200  # repeating a transition is a no-op
+    assert operator_client.post(f"{url}/cancel/", {}, format="json").status_code == 409
+    assert operator_client.patch(f"{url}/", {"priority": 2}, format="json").status_code == 409
+
+
+def test_assign_busy_unit_is_409_and_timeline_shows_every_step(operator_client, operator):
+    busy = UnitFactory(service="police", status="en_route")
+    free = UnitFactory(service="police")
+    created = operator_client.post(CALLS, {**VALID, "incident_type": "noise_complaint"}, format="json").json()
+    url = f"{CALLS}{created['id']}"
+    response = operator_client.post(f"{url}/assign/", {"unit": busy.pk}, format="json")
+    assert response.status_code == 409 and "detail" in response.json()
+    response = operator_client.post(f"{url}/assign/", {"unit": free.pk}, format="json")
+    assert response.status_code == 200
+    assert response.json()["assignments"][0]["unit"]["callsign"] == free.callsign
+    operator_client.post(f"{url}/notes/", {"text": "caller is on the 3rd floor"}, format="json")
+    timeline = operator_client.get(f"{url}/timeline/").json()
+    assert [e["type"] for e in timeline][:1] == ["call.created"]
+    assert any(e["summary"] == "note: caller is on the 3rd floor" and e["actor"] == operator.username for e in timeline)
+    assert [e["id"] for e in timeline] == sorted(e["id"] for e in timeline)
+
+
+def test_call_list_filters(operator_client):
+    operator_client.post(CALLS, VALID, format="json")
+    operator_client.post(CALLS, {"incident_type": "power_outage", "location": {"lat": 51.2, "lon": 71.5}},
+                         format="json")
+    assert len(operator_client.get(CALLS, {"incident_type": "power_outage"}).json()["results"]) == 1
+    assert len(operator_client.get(CALLS, {"service": "utility"}).json()["results"]) == 1
+    assert len(operator_client.get(CALLS, {"near": "51.128,71.43,500"}).json()["results"]) == 1
+    assert len(operator_client.get(CALLS, {"status": "pending,dispatched"}).json()["results"]) == 2
+    assert len(operator_client.get(CALLS, {"priority": "3"}).json()["results"]) == 1
+    assert operator_client.get(CALLS, {"near": "north"}).status_code == 400
+    assert operator_client.get(CALLS, {"status": "sleeping"}).status_code == 400
+    assert operator_client.get(CALLS, {"received_after": "yesterday"}).status_code == 400
+
+
+def test_events_feed_over_rest(operator_client, anon_client):
+    operator_client.post(CALLS, VALID, format="json")
+    page = operator_client.get("/api/v1/events/", {"since": 0}).json()
+    assert page["results"][0]["type"] == "call.created"
+    assert set(page["results"][0]) == {"id", "type", "at", "data"}
+    last = page["last_id"]
+    assert operator_client.get("/api/v1/events/", {"since": last}).json()["results"] == []
+    assert operator_client.get("/api/v1/events/", {"since": "x"}).status_code == 400
+    assert anon_client.get("/api/v1/events/").status_code == 401
+
+
+def test_token_login_and_incident_types(anon_client, operator):
+    response = anon_client.post("/api/v1/auth/token/", {"username": "op1", "password": "pass-1234-word"}, format="json")
+    assert response.status_code == 200 and response.json()["token"] == operator.auth_token.key
+    assert anon_client.post("/api/v1/auth/token/", {"username": "op1", "password": "no"}, format="json").status_code == 400
+    types = anon_client.get("/api/v1/incident-types/")
+    assert types.status_code == 401
+    anon_client.credentials(HTTP_AUTHORIZATION=f"Token {operator.auth_token.key}")
+    codes = {t["code"]: t for t in anon_client.get("/api/v1/incident-types/").json()}
+    for code in ("traffic_accident_injury", "cardiac_arrest", "gas_leak", "building_fire", "power_outage",
+                 "noise_complaint", "other"):
+        assert code in codes
+    assert codes["gas_leak"]["plan"] == [{"service": "utility", "capability": "gas", "count": 1},
+                                         {"service": "fire", "capability": None, "count": 1}]
+    assert codes["cardiac_arrest"]["name_kk"] and codes["cardiac_arrest"]["name_ru"]
+
+
+def test_schema_and_docs_are_served(anon_client):
+    schema = anon_client.get("/api/schema/")
+    assert schema.status_code == 200 and b"/api/v1/calls/" in schema.content
+    assert anon_client.get("/api/docs/").status_code == 200
+
+
+def test_healthz_reports_each_dependency(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.content
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok", "broker": "ok"}
+
+
+def test_healthz_is_503_naming_what_is_down(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["down"] == ["redis"]
+
+
+def test_browser_pages_redirect_anonymous_visitors_to_login(client):
+    for url in ("/", "/supervisor/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_create_account_prints_token_last_and_is_repeatable(capsys):
+    from rest_framework.authtoken.models import Token
+
+    call_command("create_account", "alice", "--role", "operator", "--password", "s3cret-pass")
+    first = capsys.readouterr().out.strip().splitlines()[-1]
+    call_command("create_account", "alice", "--role", "supervisor")
+    second = capsys.readouterr().out.strip().splitlines()[-1]
+    token = Token.objects.get(user__username="alice")
+    assert first == second == token.key
+    assert list(token.user.groups.values_list("name", flat=True)) == ["supervisor"]
+
+
+def test_seed_demo_is_idempotent(capsys):
+    from units.models import Unit
+
+    call_command("seed_demo", "--no-gazetteer")
+    count = Unit.objects.count()
+    call_command("seed_demo", "--no-gazetteer")
+    assert Unit.objects.count() == count >= 40
+    assert set(Unit.objects.values_list("service", flat=True)) == {"police", "medical", "fire", "utility"}
+    assert Unit.objects.filter(status="available", location__isnull=False).count() == count
+    out = capsys.readouterr().out
+    assert "operator" in out and "/accounts/login/" in out
+
+
+def test_crew_acts_only_on_its_own_unit(unit_a, unit_b, operator_client):
+    UnitFactory(service="medical", capabilities=["als"], status="out_of_service")
+    created = operator_client.post(CALLS, VALID, format="json").json()
+    from dispatch import engine
+
+    engine.dispatch_call(created["id"])
+    assignment = Assignment.objects.get(call_id=created["id"])
+    owner, other = (unit_a, unit_b) if assignment.unit == unit_a else (unit_b, unit_a)
+    url = f"/api/v1/assignments/{assignment.pk}"
+    assert crew(other).post(f"{url}/acknowledge/").status_code == 404
+    assert operator_client.post(f"{url}/acknowledge/").status_code == 403
+    owner_client = crew(owner)
+    response = owner_client.post(f"{url}/acknowledge/")
+    assert response.status_code == 200 and response.json()["status"] == "acknowledged"
+    assert owner_client.post(f"{url}/acknowledge/").status_code == 200  # repeated: same state
+    assert owner_client.post(f"{url}/decline/", {"reason": "too late"}, format="json").status_code == 409
+    me = owner_client.get("/api/v1/me/").json()
+    assert me["unit"]["id"] == owner.pk and me["assignment"]["id"] == assignment.pk
+    assert me["call"]["id"] == created["id"]
+
+
+def test_position_reports_never_move_a_unit_back(unit_a):
+    client = crew(unit_a)
+    newer = {"lat": 51.15, "lon": 71.45, "accuracy_m": 5, "recorded_at": "2030-01-01T10:00:10+05:00"}
+    older = {"lat": 51.10, "lon": 71.40, "accuracy_m": 5, "recorded_at": "2030-01-01T10:00:00+05:00"}
+    from django.utils import timezone
+
+    now = timezone.now()
+    newer["recorded_at"] = now.isoformat()
+    older["recorded_at"] = (now - timezone.timedelta(seconds=10)).isoformat()
+    assert client.post("/api/v1/me/location/", newer, format="json").status_code == 200
+    response = client.post("/api/v1/me/location/", [older], format="json")
+    assert response.status_code == 200
+    assert response.json()["location"]["lat"] == pytest.approx(51.15)
+    assert unit_a.positions.count() == 2
+    for bad in ({"lat": 95, "lon": 1, "recorded_at": now.isoformat()}, {"lat": 51, "lon": 71}, [],
+                {"lat": "NaN", "lon": 71, "recorded_at": now.isoformat()}):
+        assert client.post("/api/v1/me/location/", bad, format="json").status_code == 400
