@@ -59,7 +59,8 @@ KAZAKH = {"ул": "көшесі", "пр": "даңғылы", "пер": "тұйы�
 ABBREVIATION = {"ул": "ул.", "пр": "пр.", "пер": "пер.", "ш": "ш.", "бр": "б-р", "мкр": "мкр."}
 KAZAKH_LETTERS = str.maketrans("әғқңөұүһіӘҒҚҢӨҰҮҺІ", "агкноуухиАГКНОУУХИ")
 
-STREET_VARIANTS = ["exact", "russian", "kazakh", "abbreviated", "russian keyboard", "lower case", "no street word"]
+STREET_VARIANTS = ["exact", "russian", "kazakh", "abbreviated", "lower case", "no street word", "ru keyboard",
+                   "ru kbd, no word"]  # fmt: skip
 CORNER_VARIANTS = ["X и Y", "X / Y", "угол X и Y", "full names X / Y"]
 
 
@@ -85,8 +86,9 @@ def street_queries(name):
         "lower case": name.lower(),
         "no street word": core,
     }
-    if core.translate(KAZAKH_LETTERS) != core:
-        queries["russian keyboard"] = core.translate(KAZAKH_LETTERS)
+    if core.translate(KAZAKH_LETTERS) != core:  # only names with Kazakh letters
+        queries["ru keyboard"] = name.translate(KAZAKH_LETTERS)
+        queries["ru kbd, no word"] = core.translate(KAZAKH_LETTERS)
     return queries
 
 
@@ -117,7 +119,10 @@ def sample(data_dir, n_streets, n_corners, seed):
             if street in points and c["crossroad"] in points and street != c["crossroad"]:
                 pairs.setdefault(tuple(sorted((street, c["crossroad"]))), set()).add((c["lat"], c["lng"]))
     # Two names of one street meeting where the name changes are no corner (`улица Кенесары`/`Кенесары көшесі`).
-    pairs = {p: pts for p, pts in pairs.items() if street_parts(p[0])[1].lower() != street_parts(p[1])[1].lower()}
+    def key(name):
+        return street_parts(name)[1].lower().translate(KAZAKH_LETTERS)
+
+    pairs = {p: pts for p, pts in pairs.items() if key(p[0]) != key(p[1])}
     rng = random.Random(seed)
     street_sample = rng.sample(sorted(points), n_streets)
     corner_sample = rng.sample(sorted(pairs), n_corners)

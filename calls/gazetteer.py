@@ -87,7 +87,8 @@ _STREET_WORDS = {
     "ул": ["улица", "ул", "улицы", "көшесі", "көше", "көш", "street", "st", "str", "ulitsa", "koshesi"],
     "пр": ["проспект", "пр", "просп", "пркт", "прт", "даңғылы", "даңғ", "даң", "avenue", "ave", "prospekt",
            "prospect", "dangyly"],
-    "пер": ["переулок", "пер", "тұйығы", "тұйық", "тупик", "туп", "lane", "pereulok"],
+    "пер": ["переулок", "пер", "тұйығы", "тұйық", "lane", "pereulok"],
+    "туп": ["тупик", "туп"],  # Astana has `переулок X` and `тупик X` side by side
     "ш": ["шоссе", "ш", "трасса", "highway", "shosse"],
     "бр": ["бульвар", "бр", "бул", "бульвары", "boulevard", "blvd"],
     "пл": ["площадь", "пл", "алаңы", "алаң", "square", "sq"],
@@ -115,26 +116,29 @@ def _tokens(text):
 def split_street_name(text):
     """(search key, canonical street word or ""): `пр. Кабанбай батыра` → ("кабанбаи батыр", "пр")."""
     tokens = _tokens(text)
-    street_type = ""
+    found = []  # street words, in order
     kept = []
     i = 0
     while i < len(tokens):
         for phrase, code in _PHRASE_TYPE:
             if tuple(tokens[i : i + len(phrase)]) == phrase:
-                street_type = street_type or code
+                found.append(code)
                 i += len(phrase)
                 break
         else:
             code = _WORD_TYPE.get(tokens[i])
             if code:
-                street_type = street_type or code
+                found.append(code)
             else:
                 kept.append(_TITLE_STEMS.get(tokens[i], tokens[i]))
             i += 1
     if not kept:
         # The name is only street words (`Набережная`, `улица Набережная`): keep the last one.
-        kept = tokens[-1:]
-        street_type = _WORD_TYPE.get(tokens[0], "") if len(tokens) > 1 else ""
+        return tokens[-1] if tokens else "", found[0] if len(tokens) > 1 else ""
+    street_type = found[0] if found else ""
+    if all(t.isdigit() for t in kept):
+        # `улица 2-й микрорайон` is not `2 улица`: a number alone keeps its other street words.
+        kept += [code for code in dict.fromkeys(found) if code != street_type]
     return " ".join(kept), street_type
 
 
@@ -282,13 +286,16 @@ def load_gazetteer_file(path, source=None):
 SIMILARITY_THRESHOLD = 0.3
 WORD_SIMILARITY_THRESHOLD = 0.6
 TYPE_BONUS = 0.08  # the query said `проспект` and this is a проспект
+# Among equal keys, the entry spelled the way the operator typed it: `улица Сункар` and
+# `Сұңқар көшесі` are two streets 6 km apart with one key.
+SPELLING_WEIGHT = 0.06
 IMPORTANCE_WEIGHT = 0.05  # among equal matches, the long avenue before the lane
 
 _NAME_SQL = f"""
 SELECT id, kind, label, ST_Y(location::geometry), ST_X(location::geometry),
        GREATEST(similarity(normalized, %(q)s), 0.9 * word_similarity(%(q)s, normalized))
          + CASE WHEN %(t)s <> '' AND street_type = %(t)s THEN {TYPE_BONUS} ELSE 0 END
-         + {IMPORTANCE_WEIGHT} * importance AS score
+         + {IMPORTANCE_WEIGHT} * importance + {SPELLING_WEIGHT} * similarity(label, %(raw)s) AS score
 FROM {TABLE}
 WHERE kind <> 'intersection' AND (normalized %% %(q)s OR normalized %%> %(q)s)
 ORDER BY score DESC, id
@@ -306,12 +313,14 @@ GROUP BY normalized ORDER BY s DESC LIMIT 12
 _CORNER_SQL = f"""
 WITH x AS ({_SIDE.format(p="x")}), y AS ({_SIDE.format(p="y")})
 SELECT e.id, e.kind, e.label, ST_Y(e.location::geometry), ST_X(e.location::geometry),
-       (x.s + y.s) / 2 + 0.02 + {IMPORTANCE_WEIGHT} * e.importance AS score
+       (x.s + y.s) / 2 + 0.02 + {IMPORTANCE_WEIGHT} * e.importance + {SPELLING_WEIGHT} * similarity(e.label, %(raw)s)
+         AS score
 FROM {TABLE} e JOIN x ON e.street_a = x.key JOIN y ON e.street_b = y.key
 WHERE e.kind = 'intersection'
 UNION ALL
 SELECT e.id, e.kind, e.label, ST_Y(e.location::geometry), ST_X(e.location::geometry),
-       (x.s + y.s) / 2 + 0.02 + {IMPORTANCE_WEIGHT} * e.importance AS score
+       (x.s + y.s) / 2 + 0.02 + {IMPORTANCE_WEIGHT} * e.importance + {SPELLING_WEIGHT} * similarity(e.label, %(raw)s)
+         AS score
 FROM {TABLE} e JOIN x ON e.street_b = x.key JOIN y ON e.street_a = y.key
 WHERE e.kind = 'intersection'
 ORDER BY score DESC, id
@@ -340,11 +349,11 @@ def geocode(q, limit=10):
     found = []
     with transaction.atomic(), connection.cursor() as cursor:
         _set_search_settings(cursor)
-        cursor.execute(_NAME_SQL, {"q": key, "t": street_type, "limit": limit})
+        cursor.execute(_NAME_SQL, {"q": key, "t": street_type, "raw": q, "limit": limit})
         found.extend(cursor.fetchall())
         for x, y in corner_candidates(q):
             (xk, xt), (yk, yt) = split_street_name(x), split_street_name(y)
-            cursor.execute(_CORNER_SQL, {"x": xk, "x_t": xt, "y": yk, "y_t": yt, "limit": limit})
+            cursor.execute(_CORNER_SQL, {"x": xk, "x_t": xt, "y": yk, "y_t": yt, "raw": q, "limit": limit})
             found.extend(cursor.fetchall())
     found.sort(key=lambda r: (-r[5], r[0]))
     results, seen = [], set()

@@ -238,8 +238,9 @@ def aml_receive(*, msisdn, message, actor=None):
     Returns (AmlMessage, call or None). Raises AmlParseError after storing a rejected one,
     in its own committed transaction: every message is kept, rejected ones too.
     """
-    from .aml import AmlParseError, parse_aml
     from django.contrib.gis.geos import Point
+
+    from .aml import AmlParseError, parse_aml
     from .models import AmlMessage
 
     try:

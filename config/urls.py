@@ -6,11 +6,11 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
-from calls.geocode_api import GeocodeView, ReverseGeocodeView
 from calls.aml_api import AmlView
+from calls.geocode_api import GeocodeView, ReverseGeocodeView
 from dispatch import apis
-from dispatch.health import healthz
 from dispatch.console import console, supervisor
+from dispatch.health import healthz
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False

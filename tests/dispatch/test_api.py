@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from calls.models import Call
 from dispatch.models import Assignment, Event
-from tests.conftest import crew, point
+from tests.conftest import crew
 from tests.factories import UnitFactory
 
 pytestmark = pytest.mark.django_db

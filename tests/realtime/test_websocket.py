@@ -8,7 +8,7 @@ import websockets
 
 from dispatch import engine
 from dispatch.models import Event
-from tests.conftest import crew, start_asgi, free_port
+from tests.conftest import crew, free_port, start_asgi
 from tests.factories import UnitFactory
 
 pytestmark = pytest.mark.realtime

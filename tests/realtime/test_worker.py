@@ -3,7 +3,7 @@
 import pytest
 
 from dispatch.models import Assignment
-from tests.conftest import start_beat, start_worker, purge_broker, wait_for
+from tests.conftest import purge_broker, start_beat, start_worker, wait_for
 from tests.factories import UnitFactory
 
 pytestmark = pytest.mark.worker
