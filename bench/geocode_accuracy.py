@@ -109,6 +109,11 @@ def nearest(point, truth):
     return min(metres(point, t) for t in truth)
 
 
+def bench_key(name):
+    """The bench's own idea of "the same name": no street word, lower case, Kazakh letters folded."""
+    return street_parts(name)[1].lower().translate(KAZAKH_LETTERS)
+
+
 def sample(data_dir, n_streets, n_corners, seed):
     streets = json.loads((data_dir / "astana_streets.json").read_text(encoding="utf-8"))["streets"]
     crossings = json.loads((data_dir / "astana_intersections.json").read_text(encoding="utf-8"))
@@ -119,14 +124,17 @@ def sample(data_dir, n_streets, n_corners, seed):
             if street in points and c["crossroad"] in points and street != c["crossroad"]:
                 pairs.setdefault(tuple(sorted((street, c["crossroad"]))), set()).add((c["lat"], c["lng"]))
     # Two names of one street meeting where the name changes are no corner (`улица Кенесары`/`Кенесары көшесі`).
-    def key(name):
-        return street_parts(name)[1].lower().translate(KAZAKH_LETTERS)
-
-    pairs = {p: pts for p, pts in pairs.items() if key(p[0]) != key(p[1])}
+    pairs = {p: pts for p, pts in pairs.items() if bench_key(p[0]) != bench_key(p[1])}
     rng = random.Random(seed)
     street_sample = rng.sample(sorted(points), n_streets)
     corner_sample = rng.sample(sorted(pairs), n_corners)
-    return [(n, points[n]) for n in street_sample], [(p, sorted(pairs[p])) for p in corner_sample]
+    return points, [(n, points[n]) for n in street_sample], [(p, sorted(pairs[p])) for p in corner_sample]
+
+
+def has_twin(name, names, typed):
+    """Another street has the same name (and the same street word, if the query carries one)."""
+    kind, key = street_parts(name)[0], bench_key(name)
+    return any(o != name and bench_key(o) == key and (not typed or street_parts(o)[0] == kind) for o in names)
 
 
 def percentile(values, q):
@@ -148,30 +156,33 @@ def main():
         loaded = load_gazetteer_file(SHIPPED)
         print(f"loaded {SHIPPED.name}: {loaded['counts']} in {time.monotonic() - started:.1f} s")
 
-    streets, corners = sample(args.data, args.streets, args.corners, args.seed)
-    cases = []  # (variant, query, truth points, what)
+    all_points, streets, corners = sample(args.data, args.streets, args.corners, args.seed)
+    cases = []  # (variant, query, truth points, what, ambiguous)
     for name, pts in streets:
+        typed, untyped = has_twin(name, all_points, True), has_twin(name, all_points, False)
         for variant, query in street_queries(name).items():
-            cases.append((variant, query, pts, name))
+            cases.append((variant, query, pts, name, untyped if variant in ("no street word", "ru kbd, no word") else typed))
     for (a, b), pts in corners:
         for variant, query in corner_queries(a, b).items():
-            cases.append((variant, query, pts, f"{a} × {b}"))
+            cases.append((variant, query, pts, f"{a} × {b}", False))
 
     geocode("прогрев")  # the first query pays for the connection
     stats = {}
-    for variant, query, truth, what in cases:
+    for variant, query, truth, what, ambiguous in cases:
         started = time.perf_counter()
         results = geocode(query, limit=5)
         elapsed = (time.perf_counter() - started) * 1000
-        s = stats.setdefault(variant, {"n": 0, "top1": 0, "top5": 0, "ms": [], "failures": []})
+        s = stats.setdefault(variant, {"n": 0, "top1": 0, "top5": 0, "ms": [], "failures": [], "amb": 0, "amb1": 0})
         s["n"] += 1
+        s["amb"] += ambiguous
         s["ms"].append(elapsed)
         distances = [nearest((r["lat"], r["lon"]), truth) for r in results]
         if distances and distances[0] <= RIGHT_WITHIN_M:
             s["top1"] += 1
+            s["amb1"] += ambiguous
         else:
             top = f"{results[0]['label']} ({distances[0]:.0f} m)" if results else "nothing"
-            s["failures"].append(f"{query!r} [{what}] → {top}")
+            s["failures"].append(f"{query!r} [{what}] → {top}" + (" (ambiguous)" if ambiguous else ""))
         if any(d <= RIGHT_WITHIN_M for d in distances):
             s["top5"] += 1
 
@@ -183,23 +194,26 @@ def main():
           f" {pg}; gazetteer {counts}")  # fmt: skip
     print(f"sample: {len(streets)} streets, {len(corners)} corners, seed {args.seed}; right = top result within "
           f"{RIGHT_WITHIN_M} m of the street / crossing\n")  # fmt: skip
-    header = f"{'variant':<18} {'n':>5} {'top-1':>7} {'top-5':>7} {'p50 ms':>7} {'p99 ms':>7}"
+    header = (f"{'variant':<18} {'n':>5} {'top-1':>7} {'top-5':>7} {'ambig.':>6} {'top-1 unambig.':>14}"
+              f" {'p50 ms':>7} {'p99 ms':>7}")  # fmt: skip
     print(header)
     print("-" * len(header))
-    all_ms = []
+
+    def row(label, rows):
+        n, top1, top5 = sum(r["n"] for r in rows), sum(r["top1"] for r in rows), sum(r["top5"] for r in rows)
+        amb, amb1, ms = sum(r["amb"] for r in rows), sum(r["amb1"] for r in rows), [m for r in rows for m in r["ms"]]
+        unamb = f"{100 * (top1 - amb1) / (n - amb):.1f}%" if n > amb else "-"
+        print(f"{label:<18} {n:>5} {100 * top1 / n:>6.1f}% {100 * top5 / n:>6.1f}% {amb:>6} {unamb:>14}"
+              f" {statistics.median(ms):>7.1f} {percentile(ms, 0.99):>7.1f}")  # fmt: skip
+
     for variant in STREET_VARIANTS + CORNER_VARIANTS:
-        s = stats.get(variant)
-        if not s:
-            continue
-        all_ms += s["ms"]
-        print(f"{variant:<18} {s['n']:>5} {100 * s['top1'] / s['n']:>6.1f}% {100 * s['top5'] / s['n']:>6.1f}%"
-              f" {statistics.median(s['ms']):>7.1f} {percentile(s['ms'], 0.99):>7.1f}")  # fmt: skip
-    total_n = sum(s["n"] for s in stats.values())
-    total_1 = sum(s["top1"] for s in stats.values())
-    total_5 = sum(s["top5"] for s in stats.values())
+        if variant in stats:
+            row(variant, [stats[variant]])
     print("-" * len(header))
-    print(f"{'all':<18} {total_n:>5} {100 * total_1 / total_n:>6.1f}% {100 * total_5 / total_n:>6.1f}%"
-          f" {statistics.median(all_ms):>7.1f} {percentile(all_ms, 0.99):>7.1f}")  # fmt: skip
+    row("all", list(stats.values()))
+    print("\nambig. = street queries whose text fits two or more streets of the data: the same name up to case and"
+          " Kazakh letters (and the same street word, when the query has one), e.g. `улица Сункар` and `Сұңқар"
+          " көшесі` 6.7 km apart. The right one is then in the top 5 but top-1 is a guess.")
     if args.failures:
         for variant in STREET_VARIANTS + CORNER_VARIANTS:
             for line in stats.get(variant, {}).get("failures", [])[: args.failures]:

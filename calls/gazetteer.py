@@ -137,8 +137,9 @@ def split_street_name(text):
         return tokens[-1] if tokens else "", found[0] if len(tokens) > 1 else ""
     street_type = found[0] if found else ""
     if all(t.isdigit() for t in kept):
-        # `улица 2-й микрорайон` is not `2 улица`: a number alone keeps its other street words.
-        kept += [code for code in dict.fromkeys(found) if code != street_type]
+        # `улица 2-й микрорайон` is not `2 улица`: a number alone keeps its street words
+        # (but the default `улица`), in a fixed order so that `микрорайон улица 2` finds it too.
+        kept += sorted(set(found) - {"ул"})
     return " ".join(kept), street_type
 
 
@@ -286,43 +287,57 @@ def load_gazetteer_file(path, source=None):
 SIMILARITY_THRESHOLD = 0.3
 WORD_SIMILARITY_THRESHOLD = 0.6
 TYPE_BONUS = 0.08  # the query said `проспект` and this is a проспект
-# Among equal keys, the entry spelled the way the operator typed it: `улица Сункар` and
-# `Сұңқар көшесі` are two streets 6 km apart with one key.
+# Among equal keys, the entry written the way the operator typed it, street word and all:
+# `улица Сункар` and `Сұңқар көшесі` are two streets 6.7 km apart with one key. Kazakh
+# letters are folded on both sides first, since a Russian keyboard cannot type them.
 SPELLING_WEIGHT = 0.06
+_KAZAKH_LETTERS, _RUSSIAN_KEYS = "әғқңөұүһіӘҒҚҢӨҰҮҺІ", "агкноуухиАГКНОУУХИ"
+_SPELLING = str.maketrans(_KAZAKH_LETTERS, _RUSSIAN_KEYS)
 IMPORTANCE_WEIGHT = 0.05  # among equal matches, the long avenue before the lane
+
+
+def _tie_breaks(alias=""):
+    """The SQL for the small terms that order otherwise equal matches."""
+    spelled = f"translate({alias}label, '{_KAZAKH_LETTERS}', '{_RUSSIAN_KEYS}')"
+    return f"{IMPORTANCE_WEIGHT} * {alias}importance + {SPELLING_WEIGHT} * similarity({spelled}, %(raw)s)"
+
+
+def _match(param):
+    """How well the key matches, 0..1 (+ the street-word bonus): whole-key or query-inside-key similarity."""
+    return (
+        f"GREATEST(similarity(normalized, %({param})s), 0.9 * word_similarity(%({param})s, normalized))"
+        f" + CASE WHEN %({param}_t)s <> '' AND street_type = %({param}_t)s THEN {TYPE_BONUS} ELSE 0 END"
+    )
+
 
 _NAME_SQL = f"""
 SELECT id, kind, label, ST_Y(location::geometry), ST_X(location::geometry),
-       GREATEST(similarity(normalized, %(q)s), 0.9 * word_similarity(%(q)s, normalized))
-         + CASE WHEN %(t)s <> '' AND street_type = %(t)s THEN {TYPE_BONUS} ELSE 0 END
-         + {IMPORTANCE_WEIGHT} * importance + {SPELLING_WEIGHT} * similarity(label, %(raw)s) AS score
+       {_match("q")} + {_tie_breaks()} AS score
 FROM {TABLE}
 WHERE kind <> 'intersection' AND (normalized %% %(q)s OR normalized %%> %(q)s)
 ORDER BY score DESC, id
 LIMIT %(limit)s
 """
 
+# Both halves of a corner are looked up as streets first (indexed trigram search), then the
+# intersections of those streets by their exact keys (b-tree), in either order.
 _SIDE = f"""
-SELECT normalized AS key,
-       max(GREATEST(similarity(normalized, %({{p}})s), 0.9 * word_similarity(%({{p}})s, normalized))
-           + CASE WHEN %({{p}}_t)s <> '' AND street_type = %({{p}}_t)s THEN {TYPE_BONUS} ELSE 0 END) AS s
+SELECT normalized AS key, max({{match}}) AS s
 FROM {TABLE}
 WHERE kind <> 'intersection' AND kind = 'street' AND (normalized %% %({{p}})s OR normalized %%> %({{p}})s)
 GROUP BY normalized ORDER BY s DESC LIMIT 12
 """
+_CORNER_BRANCH = f"""
+SELECT e.id, e.kind, e.label, ST_Y(e.location::geometry), ST_X(e.location::geometry),
+       (x.s + y.s) / 2 + 0.02 + {_tie_breaks("e.")} AS score
+FROM {TABLE} e JOIN x ON e.{{first}} = x.key JOIN y ON e.{{second}} = y.key
+WHERE e.kind = 'intersection'
+"""
 _CORNER_SQL = f"""
-WITH x AS ({_SIDE.format(p="x")}), y AS ({_SIDE.format(p="y")})
-SELECT e.id, e.kind, e.label, ST_Y(e.location::geometry), ST_X(e.location::geometry),
-       (x.s + y.s) / 2 + 0.02 + {IMPORTANCE_WEIGHT} * e.importance + {SPELLING_WEIGHT} * similarity(e.label, %(raw)s)
-         AS score
-FROM {TABLE} e JOIN x ON e.street_a = x.key JOIN y ON e.street_b = y.key
-WHERE e.kind = 'intersection'
+WITH x AS ({_SIDE.format(p="x", match=_match("x"))}), y AS ({_SIDE.format(p="y", match=_match("y"))})
+{_CORNER_BRANCH.format(first="street_a", second="street_b")}
 UNION ALL
-SELECT e.id, e.kind, e.label, ST_Y(e.location::geometry), ST_X(e.location::geometry),
-       (x.s + y.s) / 2 + 0.02 + {IMPORTANCE_WEIGHT} * e.importance + {SPELLING_WEIGHT} * similarity(e.label, %(raw)s)
-         AS score
-FROM {TABLE} e JOIN x ON e.street_b = x.key JOIN y ON e.street_a = y.key
-WHERE e.kind = 'intersection'
+{_CORNER_BRANCH.format(first="street_b", second="street_a")}
 ORDER BY score DESC, id
 LIMIT %(limit)s
 """
@@ -346,14 +361,15 @@ def geocode(q, limit=10):
     key, street_type = split_street_name(q)
     if not key:
         return []
+    spelling = q.translate(_SPELLING)
     found = []
     with transaction.atomic(), connection.cursor() as cursor:
         _set_search_settings(cursor)
-        cursor.execute(_NAME_SQL, {"q": key, "t": street_type, "raw": q, "limit": limit})
+        cursor.execute(_NAME_SQL, {"q": key, "q_t": street_type, "raw": spelling, "limit": limit})
         found.extend(cursor.fetchall())
         for x, y in corner_candidates(q):
             (xk, xt), (yk, yt) = split_street_name(x), split_street_name(y)
-            cursor.execute(_CORNER_SQL, {"x": xk, "x_t": xt, "y": yk, "y_t": yt, "raw": q, "limit": limit})
+            cursor.execute(_CORNER_SQL, {"x": xk, "x_t": xt, "y": yk, "y_t": yt, "raw": spelling, "limit": limit})
             found.extend(cursor.fetchall())
     found.sort(key=lambda r: (-r[5], r[0]))
     results, seen = [], set()

@@ -77,7 +77,7 @@ class CallCreateIn(serializers.Serializer):
     def validate_caller_phone(self, value):
         if value and not PHONE_RE.match(value):
             raise serializers.ValidationError("Not a phone number.")
-        return re.sub(r"[ ()\-]", "", value)
+        return call_services.normalize_phone(value)
 
     def validate(self, attrs):
         if attrs.get("location") is not None and attrs.get("address"):
