@@ -1,7 +1,7 @@
 """How often the gazetteer's top answer is right, for the ways operators type a location.
 
     DEBUG=true .venv/bin/python bench/geocode_accuracy.py [--streets 300] [--corners 200] [--seed 112]
-        [--data ../shared/data] [--failures 5]
+        [--kazakh 100] [--data ../shared/data] [--failures 5]
 
 Runs against the configured database (the dev database `dispatch` by default) and loads
 `calls/data/astana_gazetteer.json.gz` first if the gazetteer is empty. The sample is drawn
@@ -114,7 +114,7 @@ def bench_key(name):
     return street_parts(name)[1].lower().translate(KAZAKH_LETTERS)
 
 
-def sample(data_dir, n_streets, n_corners, seed):
+def sample(data_dir, n_streets, n_corners, n_kazakh, seed):
     streets = json.loads((data_dir / "astana_streets.json").read_text(encoding="utf-8"))["streets"]
     crossings = json.loads((data_dir / "astana_intersections.json").read_text(encoding="utf-8"))
     points = {s["name"]: [(p["lat"], p["lng"]) for p in s["points"]] for s in streets if s["name"].strip()}
@@ -128,7 +128,11 @@ def sample(data_dir, n_streets, n_corners, seed):
     rng = random.Random(seed)
     street_sample = rng.sample(sorted(points), n_streets)
     corner_sample = rng.sample(sorted(pairs), n_corners)
-    return points, [(n, points[n]) for n in street_sample], [(p, sorted(pairs[p])) for p in corner_sample]
+    # Few names carry Kazakh letters; more of them, for the Russian-keyboard variants only.
+    kazakh = [n for n in sorted(points) if n not in street_sample and n.translate(KAZAKH_LETTERS) != n]
+    kazakh_sample = rng.sample(kazakh, min(n_kazakh, len(kazakh)))
+    return (points, [(n, points[n]) for n in street_sample], [(p, sorted(pairs[p])) for p in corner_sample],
+            [(n, points[n]) for n in kazakh_sample])  # fmt: skip
 
 
 def has_twin(name, names, typed):
@@ -147,6 +151,7 @@ def main():
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--streets", type=int, default=300)
     parser.add_argument("--corners", type=int, default=200)
+    parser.add_argument("--kazakh", type=int, default=100, help="extra streets with Kazakh letters (keyboard variants)")
     parser.add_argument("--seed", type=int, default=112)
     parser.add_argument("--failures", type=int, default=0, help="print this many failures per variant")
     args = parser.parse_args()
@@ -156,12 +161,17 @@ def main():
         loaded = load_gazetteer_file(SHIPPED)
         print(f"loaded {SHIPPED.name}: {loaded['counts']} in {time.monotonic() - started:.1f} s")
 
-    all_points, streets, corners = sample(args.data, args.streets, args.corners, args.seed)
+    all_points, streets, corners, kazakh = sample(args.data, args.streets, args.corners, args.kazakh, args.seed)
     cases = []  # (variant, query, truth points, what, ambiguous)
     for name, pts in streets:
         typed, untyped = has_twin(name, all_points, True), has_twin(name, all_points, False)
         for variant, query in street_queries(name).items():
             cases.append((variant, query, pts, name, untyped if variant in ("no street word", "ru kbd, no word") else typed))
+    for name, pts in kazakh:
+        typed, untyped = has_twin(name, all_points, True), has_twin(name, all_points, False)
+        for variant, query in street_queries(name).items():
+            if variant.startswith("ru k"):
+                cases.append((variant, query, pts, name, untyped if variant == "ru kbd, no word" else typed))
     for (a, b), pts in corners:
         for variant, query in corner_queries(a, b).items():
             cases.append((variant, query, pts, f"{a} × {b}", False))
@@ -192,8 +202,9 @@ def main():
     counts = dict(GazetteerEntry.objects.values_list("kind").annotate(n=django.db.models.Count("id")))
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()},"
           f" {pg}; gazetteer {counts}")  # fmt: skip
-    print(f"sample: {len(streets)} streets, {len(corners)} corners, seed {args.seed}; right = top result within "
-          f"{RIGHT_WITHIN_M} m of the street / crossing\n")  # fmt: skip
+    print(f"sample: {len(streets)} streets (+{len(kazakh)} with Kazakh letters for the keyboard variants), "
+          f"{len(corners)} corners, seed {args.seed}; right = top result within {RIGHT_WITHIN_M} m of the street / "
+          "crossing\n")  # fmt: skip
     header = (f"{'variant':<18} {'n':>5} {'top-1':>7} {'top-5':>7} {'ambig.':>6} {'top-1 unambig.':>14}"
               f" {'p50 ms':>7} {'p99 ms':>7}")  # fmt: skip
     print(header)

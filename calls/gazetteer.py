@@ -101,8 +101,16 @@ _STREET_PHRASES = {"ш": ["тас жолы"], "мкр": ["шағын аудан�
 _WORD_TYPE = {_fold(w): code for code, words in _STREET_WORDS.items() for w in words}
 _PHRASE_TYPE = [(tuple(_fold(p).split()), code) for code, ps in _STREET_PHRASES.items() for p in ps]
 
-# Russian genitive of a title after a person's name: `Абылай хана` is `Абылай хан`.
-_TITLE_STEMS = {_fold(k): _fold(v) for k, v in {"батыра": "батыр", "хана": "хан", "акына": "акын", "бия": "би"}.items()}
+# Russian puts names in the genitive (`улица Абая`, `проспект Республики`, `Абылай хана`)
+# where Kazakh and the signs keep the nominative (`Абай`, `Республика`, `Абылай хан`). A
+# word of four letters or more loses one final vowel on both sides, which makes most such
+# pairs equal (`абая`/`абаи` → `аба`, `сеифуллина`/`сеифуллин` → `сеифуллин`).
+_FINAL_VOWEL = re.compile(r"(?<=\w{3})[аяыиеуо]$")
+_TITLE_STEMS = {"бия": "би"}
+
+
+def _stem(token):
+    return _TITLE_STEMS.get(token) or _FINAL_VOWEL.sub("", token)
 
 
 def _tokens(text):
@@ -130,7 +138,7 @@ def split_street_name(text):
             if code:
                 found.append(code)
             else:
-                kept.append(_TITLE_STEMS.get(tokens[i], tokens[i]))
+                kept.append(_stem(tokens[i]))
             i += 1
     if not kept:
         # The name is only street words (`Набережная`, `улица Набережная`): keep the last one.
@@ -290,7 +298,7 @@ TYPE_BONUS = 0.08  # the query said `проспект` and this is a просп�
 # Among equal keys, the entry written the way the operator typed it, street word and all:
 # `улица Сункар` and `Сұңқар көшесі` are two streets 6.7 km apart with one key. Kazakh
 # letters are folded on both sides first, since a Russian keyboard cannot type them.
-SPELLING_WEIGHT = 0.06
+SPELLING_WEIGHT = 0.1
 _KAZAKH_LETTERS, _RUSSIAN_KEYS = "әғқңөұүһіӘҒҚҢӨҰҮҺІ", "агкноуухиАГКНОУУХИ"
 _SPELLING = str.maketrans(_KAZAKH_LETTERS, _RUSSIAN_KEYS)
 IMPORTANCE_WEIGHT = 0.05  # among equal matches, the long avenue before the lane
@@ -344,7 +352,7 @@ LIMIT %(limit)s
 
 
 def _set_search_settings(cursor):
-    # Local to the transaction, so the caller's other queries keep their settings. The
+    # Local to geocode()'s own (rolled back) transaction or savepoint. The
     # planner prices a trigram test like a plain comparison and, on a table this small,
     # picks a sequential scan that runs `%>` on every row (~10 ms instead of ~1 ms).
     cursor.execute(
@@ -371,6 +379,9 @@ def geocode(q, limit=10):
             (xk, xt), (yk, yt) = split_street_name(x), split_street_name(y)
             cursor.execute(_CORNER_SQL, {"x": xk, "x_t": xt, "y": yk, "y_t": yt, "raw": spelling, "limit": limit})
             found.extend(cursor.fetchall())
+        # Only reads happened: rolling back (a savepoint, inside a caller's transaction) is
+        # what ends the local settings before the caller's next query.
+        transaction.set_rollback(True)
     found.sort(key=lambda r: (-r[5], r[0]))
     results, seen = [], set()
     for _id, kind, label, lat, lon, score in found:

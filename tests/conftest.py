@@ -29,6 +29,12 @@ def point(lat=CENTRE[0], lon=CENTRE[1]):
     return Point(lon, lat, srid=4326)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    # PBKDF2 is slow on purpose; tests create many accounts.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _catalogue(request):
     """Transactional tests truncate every table, the migrated catalogue included: put it back."""
