@@ -35,6 +35,7 @@ api = [
     path("geocode/", GeocodeView.as_view(), name="geocode"),
     path("geocode/reverse/", ReverseGeocodeView.as_view(), name="geocode-reverse"),
     path("aml/", AmlView.as_view(), name="aml"),
+    path("", include("dispatch.supervisor_urls")),
     path("", include(router.urls)),
 ]
 

@@ -148,7 +148,7 @@ def refresh_call_status(call, now, actor=None):
     return changed
 
 
-def _finish_pass(call_id, unfillable, now):
+def _finish_pass(call_id, now):
     """Record what stays unmet (with reasons) and clear the dispatch request."""
     with transaction.atomic():
         call = _lock_call(call_id)
@@ -165,15 +165,16 @@ def _finish_pass(call_id, unfillable, now):
             else:
                 refused = refused_unit_ids(call)
                 unmet = [_need(s, c, n, _unmet_reason(call, s, c, refused, now)) for s, c, n in gaps]
-        changed = unmet != call.unmet_needs or call.dispatch_requested_at is not None
-        if not changed:
+        needs_changed = unmet != call.unmet_needs
+        if not needs_changed and call.dispatch_requested_at is None:
             return
-        newly_unmet = unmet and unmet != call.unmet_needs
         call.unmet_needs = unmet
         call.dispatch_requested_at = None
         call.save(update_fields=["unmet_needs", "dispatch_requested_at", "updated_at"])
+        if not needs_changed:
+            return  # only the internal request flag changed: nothing for clients to see
         record_event("call.updated", call=call, summary="unmet needs" if unmet else "plan covered")
-        if newly_unmet and call.location is not None and not call.hold_reason:
+        if unmet and call.location is not None and not call.hold_reason:
             record_event(
                 "alert.raised",
                 call=call,
@@ -271,7 +272,7 @@ def dispatch_call(call_id):
             skip.add(line)
         else:
             made += 1
-    _finish_pass(call_id, skip, now)
+    _finish_pass(call_id, now)
     return made
 
 
@@ -293,5 +294,5 @@ def dispatch_waiting():
     # Calls that cannot be dispatched (no location, held) still get their request
     # cleared and their reasons recorded.
     for call_id in Call.objects.filter(dispatch_requested_at__isnull=False).values_list("id", flat=True)[:200]:
-        _finish_pass(call_id, set(), timezone.now())
+        _finish_pass(call_id, timezone.now())
     return served
