@@ -6,6 +6,7 @@ whose name does not end in `_bench` (the scripts truncate tables), and calls
 django.setup(). Subprocesses (Celery worker, uvicorn) get the same environment.
 """
 
+import asyncio
 import os
 import platform
 import shutil
@@ -223,7 +224,11 @@ def report_problems(*procs):
 
 
 def remove_logs():
-    shutil.rmtree(_LOG_DIR, ignore_errors=True)
+    """Delete the subprocess logs, unless BENCH_KEEP_LOGS=1 (then say where they are)."""
+    if os.environ.get("BENCH_KEEP_LOGS") == "1":
+        print(f"-- subprocess logs kept in {_LOG_DIR}")
+    else:
+        shutil.rmtree(_LOG_DIR, ignore_errors=True)
 
 
 # --- fixtures ----------------------------------------------------------------------------
@@ -263,3 +268,59 @@ def bulk_units(n, rng, fleet=None, available=1.0, prefix="B"):
     Unit.objects.bulk_create(batch)
     with connection.cursor() as cur:
         cur.execute("ANALYZE units_unit")
+
+
+# --- a small keep-alive HTTP/1.1 client on asyncio streams (no dependency, cheap per request) ---
+
+
+class Http:
+    """One keep-alive connection to 127.0.0.1:port; `await request(...)` -> (status, body bytes)."""
+
+    def __init__(self, port, token=None):
+        self.port = port
+        self.headers = f"Host: 127.0.0.1:{port}\r\nAccept: application/json\r\n"
+        if token:
+            self.headers += f"Authorization: Token {token}\r\n"
+        self.reader = self.writer = None
+
+    async def request(self, method, path, json_body=None):
+        import json
+
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        body = b"" if json_body is None else json.dumps(json_body).encode()
+        head = f"{method} {path} HTTP/1.1\r\n{self.headers}Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length, chunked, close = None, False, False
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            name, value = name.strip().lower(), value.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding" and "chunked" in value:
+                chunked = True
+            elif name == "connection" and value == "close":
+                close = True
+        if chunked:
+            data = b""
+            while True:
+                size = int((await self.reader.readline()).strip(), 16)
+                chunk = await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                data += chunk[:-2]
+        else:
+            data = await self.reader.readexactly(length or 0)
+        if close:
+            await self.close()
+        return status, data
+
+    async def close(self):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = self.reader = None

@@ -166,7 +166,9 @@ def main():
     for name, pts in streets:
         typed, untyped = has_twin(name, all_points, True), has_twin(name, all_points, False)
         for variant, query in street_queries(name).items():
-            cases.append((variant, query, pts, name, untyped if variant in ("no street word", "ru kbd, no word") else typed))
+            cases.append(
+                (variant, query, pts, name, untyped if variant in ("no street word", "ru kbd, no word") else typed)
+            )
     for name, pts in kazakh:
         typed, untyped = has_twin(name, all_points, True), has_twin(name, all_points, False)
         for variant, query in street_queries(name).items():
@@ -222,9 +224,11 @@ def main():
             row(variant, [stats[variant]])
     print("-" * len(header))
     row("all", list(stats.values()))
-    print("\nambig. = street queries whose text fits two or more streets of the data: the same name up to case and"
-          " Kazakh letters (and the same street word, when the query has one), e.g. `улица Сункар` and `Сұңқар"
-          " көшесі` 6.7 km apart. The right one is then in the top 5 but top-1 is a guess.")
+    print(
+        "\nambig. = street queries whose text fits two or more streets of the data: the same name up to case and"
+        " Kazakh letters (and the same street word, when the query has one), e.g. `улица Сункар` and `Сұңқар"
+        " көшесі` 6.7 km apart. The right one is then in the top 5 but top-1 is a guess."
+    )
     if args.failures:
         for variant in STREET_VARIANTS + CORNER_VARIANTS:
             for line in stats.get(variant, {}).get("failures", [])[: args.failures]:

@@ -122,7 +122,7 @@ def _tokens(text):
 
 
 def split_street_name(text):
-    """(search key, canonical street word or ""): `пр. Кабанбай батыра` → ("кабанбаи батыр", "пр")."""
+    """(search key, canonical street word or ""): `пр. Кабанбай батыра` → ("кабанба батыр", "пр")."""
     tokens = _tokens(text)
     found = []  # street words, in order
     kept = []
@@ -142,7 +142,7 @@ def split_street_name(text):
             i += 1
     if not kept:
         # The name is only street words (`Набережная`, `улица Набережная`): keep the last one.
-        return tokens[-1] if tokens else "", found[0] if len(tokens) > 1 else ""
+        return (_stem(tokens[-1]) if tokens else ""), (found[0] if len(tokens) > 1 else "")
     street_type = found[0] if found else ""
     if all(t.isdigit() for t in kept):
         # `улица 2-й микрорайон` is not `2 улица`: a number alone keeps its street words

@@ -1,8 +1,8 @@
 """The gazetteer: streets, intersections, addresses and named places (SPEC "Where the caller is").
 
-One table for every kind, because an operator's query does not say which kind it names
-and one GIN trigram index over one column answers it. What is searched is
-`normalized` (see `calls.gazetteer.normalize`); `label` is only shown.
+One table for every kind, because an operator's query does not say which kind it names:
+one GIN trigram index over `normalized` (see `calls.gazetteer.normalize`) answers a name
+of any kind, and `label` is only shown.
 
 A street is one row: `location` is a representative point (the street's OSM node nearest
 its centroid, so it lies on the street) and `geom` is the whole street as a

@@ -27,6 +27,4 @@ class Command(BaseCommand):
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise CommandError(f"{path}: {exc}") from exc
             counts = ", ".join(f"{n} {kind}" for kind, n in sorted(loaded["counts"].items())) or "nothing"
-            self.stdout.write(
-                f"{path}: source {loaded['source']!r}: {counts} in {time.monotonic() - started:.1f} s"
-            )
+            self.stdout.write(f"{path}: source {loaded['source']!r}: {counts} in {time.monotonic() - started:.1f} s")
