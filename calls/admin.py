@@ -1,6 +1,6 @@
 from django.contrib.gis import admin
 
-from .models import AmlMessage, Call, IncidentType, ResponsePlanLine
+from .models import AmlMessage, Call, GazetteerEntry, IncidentType, ResponsePlanLine
 
 
 class PlanLineInline(admin.TabularInline):
@@ -37,3 +37,10 @@ class AmlMessageAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(GazetteerEntry)
+class GazetteerEntryAdmin(admin.GISModelAdmin):
+    list_display = ("label", "kind")
+    list_filter = ("kind",)
+    search_fields = ("label", "normalized")

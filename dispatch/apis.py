@@ -125,6 +125,7 @@ class CallCursor(CursorPagination):
 
 class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [IsOperator]
+    lookup_value_regex = "[0-9]+"  # anything else is a 404 from the router, not a 500
     serializer_class = CallSerializer
     filterset_class = CallFilter
     pagination_class = CallCursor
@@ -239,6 +240,7 @@ class AssignmentViewSet(viewsets.GenericViewSet):
     another unit's assignment id is a 404, and a unit id is never taken from the body."""
 
     serializer_class = AssignmentSerializer
+    lookup_value_regex = "[0-9]+"
 
     def get_permissions(self):
         return [IsOperator()] if self.action == "cancel" else [IsResponder()]
@@ -308,6 +310,7 @@ class UnitIn(serializers.Serializer):
 class UnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = UnitSerializer
     filterset_class = UnitFilter
+    lookup_value_regex = "[0-9]+"
     queryset = Unit.objects.all().order_by("callsign")
 
     def get_permissions(self):

@@ -1,9 +1,11 @@
 """Filters of the call history and the unit board (SPEC query parameters)."""
 
 import django_filters
-from django.contrib.gis.geos import Point
+from django.contrib.gis.db.models import GeometryField
+from django.contrib.gis.geos import Point, Polygon
 from django.contrib.gis.measure import D
 from django.db.models import Q
+from django.db.models.functions import Cast
 from rest_framework.exceptions import ValidationError
 
 from calls.models import Call, Service
@@ -22,6 +24,19 @@ def parse_near(value, field="near"):
     return Point(lon, lat, srid=4326), metres
 
 
+def parse_bbox(value, field="bbox"):
+    """`minlon,minlat,maxlon,maxlat` (the map's visible area) → a lat/lon polygon, or a 400."""
+    try:
+        minlon, minlat, maxlon, maxlat = (float(part) for part in value.split(","))
+    except ValueError:
+        raise ValidationError({field: "Expected minlon,minlat,maxlon,maxlat (for example 71.3,51.0,71.6,51.2)."}) from None
+    if not (-180 <= minlon < maxlon <= 180 and -90 <= minlat < maxlat <= 90):
+        raise ValidationError({field: "Need -180 <= minlon < maxlon <= 180 and -90 <= minlat < maxlat <= 90."})
+    box = Polygon.from_bbox((minlon, minlat, maxlon, maxlat))
+    box.srid = 4326
+    return box
+
+
 class CommaMultipleChoiceFilter(django_filters.BaseInFilter, django_filters.CharFilter):
     """`status=pending,dispatched`: any of the listed values, each one checked."""
 
@@ -37,9 +52,13 @@ class CommaMultipleChoiceFilter(django_filters.BaseInFilter, django_filters.Char
         return super().filter(qs, value)
 
 
+class NumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
+    """`priority=1,2`: each value must be a number (a 400 otherwise, not a 500)."""
+
+
 class CallFilter(django_filters.FilterSet):
     status = CommaMultipleChoiceFilter(field_name="status", allowed=[c for c, _ in CallStatus.CHOICES])
-    priority = django_filters.BaseInFilter(field_name="priority")
+    priority = NumberInFilter(field_name="priority")
     incident_type = django_filters.CharFilter(field_name="incident_type__code")
     service = django_filters.ChoiceFilter(choices=Service.choices, method="filter_service")
     received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
@@ -47,6 +66,8 @@ class CallFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", max_length=200)
     near = django_filters.CharFilter(method="filter_near")
     unit = django_filters.NumberFilter(method="filter_unit")
+    operator = django_filters.CharFilter(field_name="created_by__username", max_length=150)
+    bbox = django_filters.CharFilter(method="filter_bbox")
 
     class Meta:
         model = Call
@@ -76,6 +97,15 @@ class CallFilter(django_filters.FilterSet):
 
     def filter_unit(self, qs, name, value):
         return qs.filter(assignments__unit_id=value).distinct()
+
+    def filter_bbox(self, qs, name, value):
+        box = parse_bbox(value)
+        # `&&` on the geography column uses the GiST index and is a superset of the box; the
+        # geometry test then keeps exactly the lat/lon rectangle the map shows (a geodesic
+        # test would bend its edges along great circles, ~100 m off across a city).
+        return qs.filter(location__bboverlaps=box).alias(
+            location_geom=Cast("location", GeometryField(srid=4326))
+        ).filter(location_geom__intersects=box)
 
 
 class UnitFilter(django_filters.FilterSet):

@@ -1,6 +1,7 @@
 """seed_demo: a demo fleet over Astana, demo accounts, and the gazetteer. Idempotent."""
 
 import random
+from pathlib import Path
 
 from django.contrib.auth.models import Group
 from django.contrib.gis.geos import Point
@@ -10,7 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from calls.management.commands.create_account import ensure_account
+from calls.models import GazetteerEntry
 from units.models import Unit
+
+SHIPPED_GAZETTEER = Path(__file__).resolve().parents[3] / "calls" / "data" / "astana_gazetteer.json.gz"
 
 # Stations spread over the city (lat, lon): Left bank, Right bank, Saryarka, Baikonur, Almaty districts.
 STATIONS = [
@@ -60,12 +64,11 @@ class Command(BaseCommand):
         for name, role, password in DEMO_ACCOUNTS:
             _user, key = ensure_account(name, role, password)
             lines.append(f"  {role:<10} login {name} / {password}   API token {key}")
-        if not no_gazetteer:
-            try:
-                call_command("load_gazetteer", "--if-empty", verbosity=0)
-            except Exception as exc:  # the demo still works without the gazetteer
-                self.stderr.write(f"gazetteer not loaded: {exc}")
-        self.stdout.write(f"demo fleet: {Unit.objects.count()} units ({created} new)")
+        if not no_gazetteer and not GazetteerEntry.objects.exists():
+            # The shipped Astana gazetteer (OpenStreetMap, ODbL); loaded once, reloadable by hand.
+            call_command("load_gazetteer", str(SHIPPED_GAZETTEER), verbosity=0)
+        self.stdout.write(f"demo fleet: {Unit.objects.count()} units ({created} new); "
+                          f"gazetteer: {GazetteerEntry.objects.count()} entries")
         self.stdout.write("demo accounts:")
         for line in lines:
             self.stdout.write(line)

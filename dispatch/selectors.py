@@ -1,0 +1,589 @@
+"""Reads for supervisors (issue 8): history export rows, response-time statistics, a call's
+NENA EIDO document, a unit's track. Writes live in services.py; nothing here changes a row.
+"""
+
+from datetime import timedelta
+from xml.etree import ElementTree as ET
+
+from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection, transaction
+from django.db.models import F, FloatField, Func, OuterRef
+from django.utils import timezone
+
+from calls.models import Call, IncidentType, ResponsePlanLine
+from units.models import Unit, UnitPosition
+
+from .models import Assignment, Event
+from .transitions import AssignmentStatus, CallStatus
+
+# --- history export -------------------------------------------------------------------------
+
+EXPORT_COLUMNS = (
+    "reference", "received_at", "status", "priority", "incident_type", "caller_phone", "address", "lat", "lon",
+    "dispatched_at", "on_scene_at", "closed_at", "disposition", "time_to_dispatch_s", "time_to_arrival_s", "units",
+)
+# Rows fetched per round trip of the server-side cursor: memory stays at one chunk.
+EXPORT_CHUNK_ROWS = 2000
+
+
+class _GeographyCoord(Func):
+    """ST_X / ST_Y of a geography point (they take geometry, hence the cast)."""
+
+    template = "%(function)s((%(expressions)s)::geometry)"
+    output_field = FloatField()
+
+
+def call_export_rows(queryset, chunk_size=EXPORT_CHUNK_ROWS):
+    """Yield one tuple per call of `queryset` (already filtered), newest first, in
+    EXPORT_COLUMNS order, without ever holding more than `chunk_size` rows.
+
+    Only the exported columns are selected (values_list), the units' callsigns come from a
+    correlated array subquery (no join that would multiply rows), and the rows come through
+    a server-side cursor. The transaction is what keeps that cursor lazy: outside one,
+    Django declares it WITH HOLD, and PostgreSQL then materialises the whole result at
+    commit before the first row is sent.
+    """
+    if queryset.query.distinct:
+        # The service/unit filters join and de-duplicate; keep them as a semi-join so the
+        # export selects plain columns (DISTINCT over them would sort the whole result).
+        queryset = Call.objects.filter(pk__in=queryset.order_by().values("pk"))
+    callsigns = ArraySubquery(
+        Assignment.objects.filter(call=OuterRef("pk")).order_by("assigned_at", "id").values("unit__callsign")
+    )
+    rows = (
+        queryset.order_by("-received_at", "-id")
+        .annotate(
+            x_lat=_GeographyCoord("location", function="ST_Y"),
+            x_lon=_GeographyCoord("location", function="ST_X"),
+            x_type=F("incident_type__code"),
+            x_units=callsigns,
+        )
+        .values_list(
+            "reference", "received_at", "status", "priority", "x_type", "caller_phone", "address", "x_lat", "x_lon",
+            "dispatched_at", "on_scene_at", "closed_at", "disposition", "x_units",
+        )
+    )
+    with transaction.atomic():
+        for (ref, received, status, priority, type_, phone, address, lat, lon, dispatched, on_scene, closed,
+             disposition, units) in rows.iterator(chunk_size=chunk_size):
+            yield (
+                ref, received, status, priority, type_, phone, address, lat, lon, dispatched, on_scene, closed,
+                disposition, _seconds(received, dispatched), _seconds(received, on_scene),
+                list(dict.fromkeys(units or ())),  # a unit sent twice is listed once, in order
+            )
+
+
+def _seconds(start, end):
+    return None if start is None or end is None else round((end - start).total_seconds(), 3)
+
+
+# --- statistics -------------------------------------------------------------------------------
+
+STATS_DEFAULT_DAYS = 7
+STATS_MAX_DAYS = 366
+PERCENTILES = (0.5, 0.9, 0.95)
+
+# The four intervals, per call (SPEC "time-to-dispatch" is received_to_dispatch and
+# "time-to-arrival" is received_to_on_scene):
+#   received_to_dispatch           call.dispatched_at − call.received_at (first active assignment)
+#   dispatch_to_acknowledgement    first assignment: acknowledged_at − assigned_at
+#   acknowledgement_to_on_scene    first assignment: on_scene_at − acknowledged_at
+#   received_to_on_scene           call.on_scene_at − call.received_at (first unit on scene)
+# The first assignment is the earliest one, whatever became of it: a declined or timed-out
+# first offer counts as "no acknowledgement" rather than being replaced by a later unit,
+# which would hide exactly the delay a supervisor looks for.
+INTERVALS = ("received_to_dispatch", "dispatch_to_acknowledgement", "acknowledgement_to_on_scene",
+             "received_to_on_scene")
+
+_CALLS_CTE = """
+c AS (
+    SELECT id, received_at, dispatched_at, on_scene_at, incident_type_id, priority, status, disposition, channel
+    FROM {call} WHERE received_at >= %(start)s AND received_at < %(end)s
+)"""
+
+# Per call: the four intervals in seconds and the local hour it was received.
+_INTERVALS_CTE = _CALLS_CTE + """,
+fa AS (
+    SELECT DISTINCT ON (a.call_id) a.call_id, a.assigned_at, a.acknowledged_at, a.on_scene_at
+    FROM {assignment} a JOIN c ON c.id = a.call_id
+    ORDER BY a.call_id, a.assigned_at, a.id
+),
+iv AS (
+    SELECT c.id,
+        EXTRACT(EPOCH FROM c.dispatched_at - c.received_at)::float8 AS received_to_dispatch,
+        EXTRACT(EPOCH FROM fa.acknowledged_at - fa.assigned_at)::float8 AS dispatch_to_acknowledgement,
+        EXTRACT(EPOCH FROM fa.on_scene_at - fa.acknowledged_at)::float8 AS acknowledgement_to_on_scene,
+        EXTRACT(EPOCH FROM c.on_scene_at - c.received_at)::float8 AS received_to_on_scene,
+        EXTRACT(HOUR FROM c.received_at AT TIME ZONE %(tz)s)::int AS hour
+    FROM c LEFT JOIN fa ON fa.call_id = c.id
+)"""
+
+
+def _percentile_columns(names):
+    # percentile_cont ignores NULLs, so each interval is over the calls that reached both ends.
+    cols = []
+    for name in names:
+        cols.append(f"percentile_cont(%(percentiles)s::float8[]) WITHIN GROUP (ORDER BY {name})")
+        cols.append(f"count({name})")
+    return ", ".join(cols)
+
+
+def _intervals(row, names):
+    """Turn (array, n, array, n, …) columns into {"name": {"n", "p50", "p90", "p95"}}."""
+    out = {}
+    for i, name in enumerate(names):
+        values, n = row[2 * i], row[2 * i + 1]
+        out[name] = {"n": n, **{_pkey(p): (round(v, 3) if v is not None else None)
+                                for p, v in zip(PERCENTILES, values or [None] * len(PERCENTILES))}}
+    return out
+
+
+def _pkey(p):
+    return f"p{round(p * 100)}"
+
+
+def _target(within, n, target_s, target_share):
+    share = round(within / n, 4) if n else None
+    return {"interval": "received_to_dispatch", "target_s": target_s, "target_share": target_share,
+            "calls": n, "within": within, "share": share, "met": None if share is None else share >= target_share}
+
+
+def call_statistics(*, start, end, target_s=None, target_share=None, tz=None):
+    """Counts and response-time percentiles of the calls received in [start, end).
+
+    All aggregation runs in PostgreSQL (percentile_cont … WITHIN GROUP, GROUPING SETS): the
+    period can hold tens of thousands of calls and none of them is loaded into Python.
+    The target is NFPA 1225's processing time: `target_share` of dispatched calls within
+    `target_s` seconds from received to first dispatch (defaults 60 s, 90 %).
+    """
+    target_s = float(getattr(settings, "STATS_DISPATCH_TARGET_S", 60) if target_s is None else target_s)
+    target_share = float(getattr(settings, "STATS_DISPATCH_TARGET_SHARE", 0.9) if target_share is None else target_share)
+    tz = tz or settings.TIME_ZONE
+    tables = {"call": Call._meta.db_table, "assignment": Assignment._meta.db_table, "unit": Unit._meta.db_table,
+              "plan": ResponsePlanLine._meta.db_table, "type": IncidentType._meta.db_table}
+    params = {"start": start, "end": end, "tz": tz, "target": target_s, "percentiles": list(PERCENTILES)}
+    with connection.cursor() as cur:
+        # 1. The whole period.
+        cur.execute(
+            "WITH " + _INTERVALS_CTE.format(**tables)
+            + f" SELECT {_percentile_columns(INTERVALS)}, count(*),"
+              " count(*) FILTER (WHERE received_to_dispatch <= %(target)s) FROM iv",
+            params,
+        )
+        row = cur.fetchone()
+        calls, within = row[-2], row[-1]
+        overall = _intervals(row, INTERVALS)
+        dispatched = overall["received_to_dispatch"]["n"]
+
+        # 2. Per hour of the day (local time), for the dispatch interval and the target.
+        cur.execute(
+            "WITH " + _INTERVALS_CTE.format(**tables)
+            + f" SELECT hour, {_percentile_columns(('received_to_dispatch', 'received_to_on_scene'))}, count(*),"
+              " count(*) FILTER (WHERE received_to_dispatch <= %(target)s) FROM iv GROUP BY hour ORDER BY hour",
+            params,
+        )
+        hours = {r[0]: r for r in cur.fetchall()}
+        by_hour = []
+        for hour in range(24):
+            r = hours.get(hour)
+            if r is None:
+                by_hour.append({"hour": hour, "calls": 0,
+                                **_intervals([None, 0, None, 0], ("received_to_dispatch", "received_to_on_scene")),
+                                "target": _target(0, 0, target_s, target_share)})
+                continue
+            iv = _intervals(r[1:5], ("received_to_dispatch", "received_to_on_scene"))
+            by_hour.append({"hour": hour, "calls": r[5], **iv,
+                            "target": _target(r[6], iv["received_to_dispatch"]["n"], target_s, target_share)})
+
+        # 3. Per service. A call concerns a service when its plan asks for it or a unit of it
+        # was sent (the same rule as the history's `service` filter); the intervals are
+        # those of that service's first unit on the call.
+        cur.execute(
+            "WITH " + _CALLS_CTE.format(**tables) + """,
+            sa AS (
+                SELECT DISTINCT ON (a.call_id, u.service) a.call_id, u.service, a.assigned_at, a.acknowledged_at,
+                       a.on_scene_at
+                FROM {assignment} a JOIN {unit} u ON u.id = a.unit_id JOIN c ON c.id = a.call_id
+                ORDER BY a.call_id, u.service, a.assigned_at, a.id
+            ),
+            sf AS (
+                SELECT a.call_id, u.service, min(a.on_scene_at) AS first_on_scene
+                FROM {assignment} a JOIN {unit} u ON u.id = a.unit_id JOIN c ON c.id = a.call_id
+                GROUP BY a.call_id, u.service
+            ),
+            svc AS (
+                SELECT c.id AS call_id, pl.service FROM c JOIN {plan} pl ON pl.incident_type_id = c.incident_type_id
+                UNION
+                SELECT call_id, service FROM sa
+            ),
+            siv AS (
+                SELECT svc.service, sa.call_id AS sent,
+                    EXTRACT(EPOCH FROM sa.assigned_at - c.received_at)::float8 AS received_to_dispatch,
+                    EXTRACT(EPOCH FROM sa.acknowledged_at - sa.assigned_at)::float8 AS dispatch_to_acknowledgement,
+                    EXTRACT(EPOCH FROM sa.on_scene_at - sa.acknowledged_at)::float8 AS acknowledgement_to_on_scene,
+                    EXTRACT(EPOCH FROM sf.first_on_scene - c.received_at)::float8 AS received_to_on_scene
+                FROM svc JOIN c ON c.id = svc.call_id
+                LEFT JOIN sa ON sa.call_id = svc.call_id AND sa.service = svc.service
+                LEFT JOIN sf ON sf.call_id = svc.call_id AND sf.service = svc.service
+            )
+            """.format(**tables)
+            + f" SELECT service, {_percentile_columns(INTERVALS)}, count(*), count(sent),"
+              " count(*) FILTER (WHERE received_to_dispatch <= %(target)s) FROM siv GROUP BY service ORDER BY service",
+            params,
+        )
+        by_service = []
+        for r in cur.fetchall():
+            iv = _intervals(r[1:9], INTERVALS)
+            by_service.append({"service": r[0], "calls": r[9], "with_unit": r[10], "intervals": iv,
+                               "target": _target(r[11], iv["received_to_dispatch"]["n"], target_s, target_share)})
+
+        # 4. Counts, every dimension in one scan of the period.
+        cur.execute(
+            "WITH " + _CALLS_CTE.format(**tables) + """
+            SELECT t.code, c.priority, c.status, c.disposition, c.channel, count(*),
+                   GROUPING(t.code), GROUPING(c.priority), GROUPING(c.status), GROUPING(c.disposition)
+            FROM c JOIN {type} t ON t.id = c.incident_type_id
+            GROUP BY GROUPING SETS ((t.code), (c.priority), (c.status), (c.disposition), (c.channel))
+            """.format(**tables),
+            params,
+        )
+        counts = {"incident_type": {}, "priority": {}, "status": {}, "disposition": {}, "channel": {}}
+        for code, priority, status, disposition, channel, n, g_type, g_priority, g_status, g_disposition in cur.fetchall():
+            if not g_type:
+                counts["incident_type"][code] = n
+            elif not g_priority:
+                counts["priority"][str(priority)] = n
+            elif not g_status:
+                counts["status"][status] = n
+            elif not g_disposition:
+                counts["disposition"][disposition or "none"] = n
+            else:
+                counts["channel"][channel] = n
+    counts["service"] = {s["service"]: s["calls"] for s in by_service}
+    for key in counts:
+        counts[key] = dict(sorted(counts[key].items(), key=lambda kv: (-kv[1], kv[0])))
+    return {
+        "period": {"received_after": start, "received_before": end, "time_zone": tz},
+        "calls": calls,
+        "counts": counts,
+        "intervals": overall,
+        "target": _target(within, dispatched, target_s, target_share),
+        "by_service": by_service,
+        "by_hour": by_hour,
+    }
+
+
+def stats_period(received_after=None, received_before=None, now=None):
+    """The default period: the 7 days before `received_before` (or now)."""
+    end = received_before or now or timezone.now()
+    start = received_after or end - timedelta(days=STATS_DEFAULT_DAYS)
+    return start, end
+
+
+# --- a unit's track -----------------------------------------------------------------------------
+
+TRACK_MAX_POINTS = 5000
+TRACK_MAX_SPAN = timedelta(hours=24)
+
+
+def unit_track(*, unit_id, start, end, limit=TRACK_MAX_POINTS):
+    """The fixes a unit's device sent in [start, end], oldest first, at most `limit`."""
+    rows = list(
+        UnitPosition.objects.filter(unit_id=unit_id, recorded_at__gte=start, recorded_at__lte=end)
+        .order_by("recorded_at", "id")
+        .annotate(x_lat=_GeographyCoord("location", function="ST_Y"), x_lon=_GeographyCoord("location", function="ST_X"))
+        .values_list("x_lat", "x_lon", "accuracy_m", "heading", "speed_mps", "recorded_at")[: limit + 1]
+    )
+    points = [
+        {"lat": lat, "lon": lon, "accuracy_m": acc, "heading": heading, "speed_mps": speed, "recorded_at": at}
+        for lat, lon, acc, heading, speed, at in rows[:limit]
+    ]
+    return points, len(rows) > limit
+
+
+# --- NENA EIDO -----------------------------------------------------------------------------------
+
+EIDO_CONTEXT = "./JSON-LD_Contexts/EmergencyIncidentDataObjectType.jsonld"
+# Agency types: values of the IANA urn:emergency:service:responder registry that the schema
+# refers to, without the prefix. It has no utility crews; theirs is our local word.
+EIDO_AGENCY_TYPE = {"police": "police", "medical": "ems", "fire": "fire", "utility": "utility"}
+EIDO_CALL_PRIORITY = {1: "highest", 2: "high", 3: "normal", 4: "low"}
+# PIDF-LO <method> per location source (RFC 4119 method tokens).
+EIDO_LOCATION_METHOD = {"aml": "A-GPS", "caller_app": "GPS", "address": "Derived", "operator": "Manual"}
+EIDO_UNIT_STATUS = {
+    AssignmentStatus.ASSIGNED: "Dispatched", AssignmentStatus.ACKNOWLEDGED: "Enroute",
+    AssignmentStatus.ON_SCENE: "OnScene", AssignmentStatus.CLEARED: "Cleared",
+    AssignmentStatus.DECLINED: "Declined", AssignmentStatus.TIMED_OUT: "NoResponse",
+    AssignmentStatus.CANCELLED: "Cancelled",
+}
+_NS = {
+    "": "urn:ietf:params:xml:ns:pidf",
+    "gp": "urn:ietf:params:xml:ns:pidf:geopriv10",
+    "gml": "http://www.opengis.net/gml",
+    "gs": "http://www.opengis.net/pidflo/1.0",
+}
+
+
+def _iso(dt):
+    return timezone.localtime(dt).isoformat() if dt else None
+
+
+def pidf_lo_circle(*, entity, lat, lon, radius_m, method, at):
+    """A PIDF-LO document (RFC 4119 / RFC 5491) with the point and its uncertainty as a
+    gs:Circle of `radius_m` metres (or a bare gml:Point when the accuracy is unknown)."""
+    for prefix, uri in _NS.items():
+        ET.register_namespace(prefix, uri)
+    q = lambda ns, tag: f"{{{_NS[ns]}}}{tag}"  # noqa: E731
+    presence = ET.Element(q("", "presence"), {"entity": entity})
+    tuple_ = ET.SubElement(presence, q("", "tuple"), {"id": "location"})
+    geopriv = ET.SubElement(ET.SubElement(tuple_, q("", "status")), q("gp", "geopriv"))
+    info = ET.SubElement(geopriv, q("gp", "location-info"))
+    srs = {"srsName": "urn:ogc:def:crs:EPSG::4326"}
+    if radius_m is not None:
+        shape = ET.SubElement(info, q("gs", "Circle"), srs)
+        ET.SubElement(shape, q("gml", "pos")).text = f"{lat:.6f} {lon:.6f}"
+        ET.SubElement(shape, q("gs", "radius"), {"uom": "urn:ogc:def:uom:EPSG::9001"}).text = f"{radius_m:g}"
+    else:
+        shape = ET.SubElement(info, q("gml", "Point"), srs)
+        ET.SubElement(shape, q("gml", "pos")).text = f"{lat:.6f} {lon:.6f}"
+    ET.SubElement(geopriv, q("gp", "usage-rules"))
+    if method:
+        ET.SubElement(geopriv, q("gp", "method")).text = method
+    ET.SubElement(tuple_, q("", "timestamp")).text = _iso(at)
+    return ET.tostring(presence, encoding="unicode")
+
+
+def call_eido(*, call_id):
+    """One call as a NENA Emergency Incident Data Object (EIDO, NENA-STA-021), a dict.
+
+    Followed: the JSON schema NENA publishes for STA-021.1 (github.com/NENA911/EIDO-JSON,
+    Schema/openapi.yaml, info.version 1.0.0: EmergencyIncidentDataObjectType and its
+    components) and its sample "Samples/Sample call transfer EIDO.json". Every data
+    component starts with the schema's prologue ($id, lastUpdateTimeStamp,
+    updatedByAgencyReference), and components point at each other with {"$ref": $id}.
+
+    What maps where:
+      incidentComponent        the call for service: type, priority, status, disposition
+      callComponent            the 112 call: start time, channel, callback, call taker
+      callbackComponent        the caller's number as a tel: URI
+      personComponent          the caller (role "Caller")
+      locationComponent        the incident location as PIDF-LO (gs:Circle whose radius is
+                               the accuracy: the uncertainty), the address as description;
+                               the units' last known positions likewise
+      agencyComponent          this centre (owning agency) and one agency per service sent
+      agentComponent           the operators who took and dispatched the call, the crews
+      dispatchComponent        one per assignment: agency, dispatcher, resource
+      emergencyResourceComponent  one per unit sent: callsign, service, capabilities, status
+      notesComponent           the journal (timeline) of the call, one note per event
+      mergeComponent           the call this one was merged into / calls merged into it
+    Where a value must come from a NENA registry we did not have (incident type, unit
+    status, agent role), the field carries our own code and the schema's *Internal* twin
+    carries it too, so a receiver can map it.
+    """
+    call = (
+        Call.objects.select_related("incident_type", "created_by", "merged_into")
+        .get(pk=call_id)
+    )
+    assignments = list(
+        Assignment.objects.filter(call=call).select_related("unit", "assigned_by").order_by("assigned_at", "id")
+    )
+    events = list(Event.objects.filter(call=call).select_related("actor").order_by("id"))
+    merged_from = list(Call.objects.filter(merged_into=call).values_list("reference", flat=True))
+
+    agency = getattr(settings, "EIDO_AGENCY_ID", "112-dispatch.invalid")
+    incident_id = f"urn:emergency:uid:incidentid:{call.reference}:{agency}"
+    updated = _iso(call.updated_at)
+
+    def prologue(id_, at=None):
+        return {"$id": id_, "lastUpdateTimeStamp": _iso(at) or updated, "updatedByAgencyReference": {"$ref": agency}}
+
+    def ref(id_):
+        return {"$ref": id_}
+
+    def agent_id(user):
+        return f"{user.get_username()}@{agency}"
+
+    # Agencies: this centre, then one per service that had a unit on the call.
+    agencies = [{**prologue(agency), "agencyRoleDescriptionRegistryText": ["CallReceiving", "Dispatch"],
+                 "agencyType": ["psap"], "incidentOwningAgencyIndicator": True}]
+    service_agency = {}
+    for a in assignments:
+        service = a.unit.service
+        if service not in service_agency:
+            service_agency[service] = f"{service}.{agency}"
+            agencies.append({**prologue(service_agency[service]), "agencyRoleDescriptionRegistryText": ["Responding"],
+                             "agencyType": [EIDO_AGENCY_TYPE.get(service, service)],
+                             "incidentOwningAgencyIndicator": False})
+
+    agents = {}
+
+    def add_agent(user, role, agency_id=agency):
+        if user is None:
+            return None
+        id_ = agent_id(user)
+        entry = agents.setdefault(id_, {**prologue(id_), "agentRoleRegistryText": [],
+                                        "agencyReference": ref(agency_id)})
+        if role not in entry["agentRoleRegistryText"]:
+            entry["agentRoleRegistryText"].append(role)
+        return id_
+
+    taker = add_agent(call.created_by, "Call Taking")
+
+    locations, persons, callbacks, notes = [], [], [], []
+    incident_location = None
+    if call.location is not None or call.address:
+        incident_location = f"{incident_id}:location:incident"
+        loc = {**prologue(incident_location), "locationTypeDescriptionRegistryText": "Incident"}
+        if call.location is not None:
+            loc["locationByValue"] = pidf_lo_circle(
+                entity=f"pres:{call.reference}@{agency}", lat=call.location.y, lon=call.location.x,
+                radius_m=call.location_accuracy_m, method=EIDO_LOCATION_METHOD.get(call.location_source), at=call.updated_at,
+            )
+        if call.address:
+            loc["locationDescriptionText"] = call.address
+        locations.append(loc)
+
+    call_id_uri = f"urn:emergency:uid:callid:{call.reference}:{agency}"
+    callback_id = None
+    caller_id = f"{incident_id}:person:caller"
+    if call.caller_phone:
+        callback_id = f"{incident_id}:callback:caller"
+        callbacks.append({**prologue(callback_id, call.received_at), "callBackInformationUri": [f"tel:{call.caller_phone}"]})
+    caller = {**prologue(caller_id, call.received_at), "personIncidentRoleRegistryText": ["Caller"],
+              "callIdentifier": [call_id_uri]}
+    if callback_id:
+        caller["callBackReference"] = ref(callback_id)
+    if incident_location:
+        caller["locationReference"] = [ref(incident_location)]
+    if call.caller_name:
+        note_id = f"{incident_id}:note:caller"
+        notes.append({**prologue(note_id, call.received_at), "notesActionComments": f"Caller name: {call.caller_name}"})
+        caller["notesReference"] = [ref(note_id)]
+    persons.append(caller)
+
+    call_component = {
+        **prologue(call_id_uri, call.received_at),
+        "standardPrimaryCallType": "emergency",
+        "localCallType": call.channel,
+        "direction": "incoming",
+        "priorityIdentifier": EIDO_CALL_PRIORITY.get(call.priority, "normal"),
+        "callStartTimestamp": _iso(call.received_at),
+        "callStateRegistryText": "callEnd" if call.status in CallStatus.TERMINAL else "callAnswered",
+        "personReference": [ref(caller_id)],
+    }
+    if taker:
+        call_component["agentReference"] = [ref(taker)]
+    if callback_id:
+        call_component["callBackReference"] = ref(callback_id)
+    if incident_location:
+        call_component["locationReference"] = [ref(incident_location)]
+
+    resources, dispatches, crew_by_user = {}, [], {}
+    for a in assignments:
+        unit = a.unit
+        unit_agency = service_agency[unit.service]
+        resource_id = f"{unit.callsign}.{unit_agency}"
+        crew_id = f"{unit.callsign}@{unit_agency}"
+        agents.setdefault(crew_id, {**prologue(crew_id), "agentRoleRegistryText": ["Responder"],
+                                    "agencyReference": ref(unit_agency)})
+        if unit.user_id is not None:
+            crew_by_user[unit.user_id] = crew_id
+        resource = resources.get(resource_id)
+        if resource is None:
+            resource = {
+                **prologue(resource_id, a.ended_at or a.on_scene_at or a.acknowledged_at or a.assigned_at),
+                "emergencyResourceTypeCommonRegistryText": unit.service,
+                "emergencyResourceTypeInternalText": unit.service,
+                "resourceAttributeRegistryText": list(unit.capabilities),
+                "resourceAttributeInternalText": list(unit.capabilities),
+                "emergencyResourceName": unit.callsign,
+                "primaryUnitStatusRegistryText": EIDO_UNIT_STATUS.get(a.status, a.status),
+                "secondaryUnitStatusRegistryText": [],
+                "unitStatusInternal": [a.status, unit.status],
+                "agentReference": [ref(crew_id)],
+            }
+            if unit.location is not None:
+                unit_loc = f"{resource_id}:location"
+                locations.append({
+                    **prologue(unit_loc, unit.location_recorded_at), "locationTypeDescriptionRegistryText": "Unit",
+                    "locationByValue": pidf_lo_circle(
+                        entity=f"pres:{unit.callsign}@{unit_agency}", lat=unit.location.y, lon=unit.location.x,
+                        radius_m=unit.location_accuracy_m, method="GPS", at=unit.location_recorded_at),
+                })
+                resource["unitLocationReference"] = ref(unit_loc)
+            resources[resource_id] = resource
+        else:
+            # The same unit sent again later: its latest assignment gives the status.
+            resource["primaryUnitStatusRegistryText"] = EIDO_UNIT_STATUS.get(a.status, a.status)
+            resource["unitStatusInternal"] = [a.status, unit.status]
+        dispatch = {**prologue(f"{incident_id}:dispatch:{a.pk}", a.assigned_at), "agencyReference": ref(unit_agency),
+                    "emergencyResourceReference": [ref(resource_id)]}
+        dispatcher = add_agent(a.assigned_by, "Dispatching")
+        if dispatcher:
+            dispatch["agentReference"] = ref(dispatcher)
+        dispatches.append(dispatch)
+
+    note_refs = []
+    for e in events:
+        note_id = f"{incident_id}:note:event:{e.pk}"
+        note = {**prologue(note_id, e.at), "notesActionComments": f"{e.type}: {e.summary}" if e.summary else e.type}
+        if e.actor_id in crew_by_user:  # a crew's device acted (acknowledge, arrive, clear)
+            note["agentReference"] = ref(crew_by_user[e.actor_id])
+        elif e.actor is not None:
+            note["agentReference"] = ref(agent_id(e.actor) if agent_id(e.actor) in agents
+                                         else add_agent(e.actor, "Dispatching"))
+        notes.append(note)
+        note_refs.append(ref(note_id))
+
+    incident = {
+        **prologue(f"{incident_id}:incident"),
+        "incidentTypeCommonRegistryText": call.incident_type.code,
+        "incidentTypeInternalCode": call.incident_type.code,
+        "incidentTypeInternalText": call.incident_type.name_en,
+        "incidentStatusInternalText": [call.status],
+        "internalIncidentId": call.reference,
+        "incidentPriorityInternalText": f"P{call.priority}",
+        "personReference": [ref(caller_id)],
+    }
+    if incident_location:
+        incident["locationReference"] = [ref(incident_location)]
+    if taker:
+        incident["agentReference"] = [ref(taker)]
+    if call.disposition:
+        incident["dispositionComponent"] = [{
+            **prologue(f"{incident_id}:disposition", call.closed_at),
+            "dispositionCommonRegistryCode": call.disposition, "dispositionPrimaryIndicator": True,
+        }]
+    if note_refs:
+        incident["notesReference"] = note_refs
+
+    merges = []
+    if call.merged_into is not None:
+        merges.append({**prologue(f"{incident_id}:merge:into"), "incidentMergeDirectionCode": "REPLACED",
+                       "incidentTrackingIdentifier": f"urn:emergency:uid:incidentid:{call.merged_into.reference}:{agency}"})
+    for reference in merged_from:
+        merges.append({**prologue(f"{incident_id}:merge:{reference}"), "incidentMergeDirectionCode": "REPLACING",
+                       "incidentTrackingIdentifier": f"urn:emergency:uid:incidentid:{reference}:{agency}"})
+
+    document = {
+        **prologue(incident_id),
+        "eidoVersion": "1.0",
+        "issuingElementIdentification": f"cad.{agency}",
+        "incidentComponent": incident,
+        "callComponent": [call_component],
+        "callbackComponent": callbacks,
+        "personComponent": persons,
+        "locationComponent": locations,
+        "agencyComponent": agencies,
+        "agentComponent": list(agents.values()),
+        "dispatchComponent": dispatches,
+        "emergencyResourceComponent": list(resources.values()),
+        "notesComponent": notes,
+        "@context": {"@vocab": EIDO_CONTEXT},
+    }
+    if merges:
+        document["mergeComponent"] = merges
+    if taker:
+        document["updatedByAgentReference"] = ref(taker)
+    return document
