@@ -1,0 +1,42 @@
+"""Calls and assignments with exact timestamps, written straight through the ORM.
+
+The services stamp `timezone.now()`; statistics tests need every milestone to the second,
+so these builders write rows the way the services would have left them."""
+
+from datetime import timedelta
+
+from calls.models import Call, IncidentType
+from dispatch.models import Assignment
+from tests.conftest import point
+
+
+def make_call(received_at, *, type_code="cardiac_arrest", status="closed", dispatch_s=None, on_scene_s=None,
+              created_by=None, location=None, accuracy_m=20, address="", caller_phone="", disposition="", **extra):
+    incident_type = IncidentType.objects.get(code=type_code)
+    call = Call.objects.create(
+        incident_type=incident_type, priority=extra.pop("priority", incident_type.priority), status=status,
+        received_at=received_at, created_by=created_by, address=address, caller_phone=caller_phone,
+        location=location if location is not None else point(), location_accuracy_m=accuracy_m,
+        location_source="operator", disposition=disposition,
+        dispatched_at=received_at + timedelta(seconds=dispatch_s) if dispatch_s is not None else None,
+        on_scene_at=received_at + timedelta(seconds=on_scene_s) if on_scene_s is not None else None,
+        closed_at=received_at + timedelta(hours=1) if status == "closed" else None,
+        **extra,
+    )
+    call.reference = f"C-{received_at.year}-{call.pk:06d}"
+    call.save(update_fields=["reference"])
+    return call
+
+
+def make_assignment(call, unit, *, after_s, ack_s=None, on_scene_s=None, status="cleared", assigned_by=None):
+    """An assignment `after_s` seconds after the call was received; ack and on-scene are
+    seconds after the assignment."""
+    assigned_at = call.received_at + timedelta(seconds=after_s)
+    ack = assigned_at + timedelta(seconds=ack_s) if ack_s is not None else None
+    arrived = assigned_at + timedelta(seconds=on_scene_s) if on_scene_s is not None else None
+    return Assignment.objects.create(
+        call=call, unit=unit, service=unit.service, status=status, assigned_at=assigned_at, acknowledged_at=ack,
+        on_scene_at=arrived, assigned_by=assigned_by,
+        cleared_at=assigned_at + timedelta(minutes=30) if status == "cleared" else None,
+        ended_at=assigned_at + timedelta(minutes=30) if status != "assigned" else None,
+    )
