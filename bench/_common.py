@@ -215,6 +215,22 @@ def _wait(proc, ready, what, timeout=40):
     raise RuntimeError(f"{what} did not start:\n" + proc.output()[-3000:])
 
 
+def tree_cpu_seconds(pid):
+    """User+system CPU seconds of a process and its direct children (uvicorn --workers, celery pool)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def report_problems(*procs):
     for proc in procs:
         lines = proc.problems()

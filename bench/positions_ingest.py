@@ -21,11 +21,22 @@ import math
 import os
 import random
 import time
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import _common  # noqa: F401  (sets up Django against dispatch_bench)
-from _common import (ASTANA, Http, bulk_units, clean_database, print_machine, remove_logs, report_problems,
-                     start_uvicorn, summary, table)
+from _common import (
+    ASTANA,
+    Http,
+    bulk_units,
+    clean_database,
+    print_machine,
+    remove_logs,
+    report_problems,
+    start_uvicorn,
+    summary,
+    table,
+    tree_cpu_seconds,
+)
 
 from units.models import UnitPosition
 from units.services import unit_issue_token
@@ -56,7 +67,7 @@ async def load(port, tokens, walkers, connections, batch, seconds):
         walker = walkers[i % len(walkers)]
         try:
             while time.perf_counter() < deadline:
-                now = datetime.now(dt_timezone.utc)
+                now = datetime.now(UTC)
                 if batch:  # a phone's buffer: one fix a millisecond, the newest now (it moves the unit)
                     body = [walker.fix(now - timedelta(milliseconds=batch - 1 - j)) for j in range(batch)]
                 else:
@@ -106,11 +117,13 @@ def main():
         for name, conns, batch in ((f"single fix, {args.concurrency} connections", args.concurrency, 0),
                                    (f"{args.batch} fixes per request, {args.batch_concurrency} connections",
                                     args.batch_concurrency, args.batch)):
+            cpu0 = tree_cpu_seconds(web.popen.pid)
             lat, statuses, fixes, elapsed = asyncio.run(load(web.port, tokens, walkers, conns, batch, args.seconds))
+            cpu = (tree_cpu_seconds(web.popen.pid) - cpu0) * 1000 / max(1, len(lat))
             s = summary(lat)
             ok = statuses.get(200, 0)
             rows.append([name, ok, " ".join(f"{k}:{v}" for k, v in sorted(statuses.items())), ok / elapsed,
-                         fixes / elapsed, s["p50"], s["p90"], s["p99"], s["max"]])
+                         fixes / elapsed, s["p50"], s["p90"], s["p99"], s["max"], cpu])
             stored = UnitPosition.objects.count() - before
             before += stored
             print(f"-- {name}: {fixes} fixes accepted, {stored} history rows written")
@@ -121,7 +134,9 @@ def main():
         clean_database()
     print(f"-- uvicorn workers {args.web_workers}; DB_POOL_MAX_SIZE {args.db_pool}; {args.units} units; "
           f"{args.seconds:.0f} s per part; latency in ms")
-    table(["load", "200s", "statuses", "requests/s", "fixes/s", "p50", "p90", "p99", "max"], rows)
+    table(["load", "200s", "statuses", "requests/s", "fixes/s", "p50", "p90", "p99", "max", "server CPU ms/req"],
+          rows)
+    print("-- server CPU = user+system time of the uvicorn processes per request (PostgreSQL not included).")
     print("SPEC: >= 500 single requests/s; >= 5,000 fixes/s in batches.")
 
 

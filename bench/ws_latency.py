@@ -28,8 +28,19 @@ import time
 
 import _common  # noqa: F401  (sets up Django against dispatch_bench)
 import websockets
-from _common import (ASTANA, Http, bulk_units, clean_database, print_machine, remove_logs, report_problems,
-                     start_uvicorn, start_worker, summary, table)
+from _common import (
+    ASTANA,
+    Http,
+    bulk_units,
+    clean_database,
+    print_machine,
+    remove_logs,
+    report_problems,
+    start_uvicorn,
+    start_worker,
+    summary,
+    table,
+)
 
 from calls.management.commands.create_account import ensure_account
 
@@ -68,7 +79,7 @@ class Client:
         fut = self.waiters.setdefault(key, asyncio.get_running_loop().create_future())
         try:
             return await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
 

@@ -224,6 +224,8 @@ DUPLICATE_WINDOW_MIN = _setting("DUPLICATE_WINDOW_MIN", float, 20.0, lambda v: v
 # GPS writes to the indexed live column are never HOT updates (PITFALLS.md).
 UNIT_POSITION_MIN_MOVE_M = _setting("UNIT_POSITION_MIN_MOVE_M", float, 5.0, lambda v: v >= 0)
 AML_HMAC_KEY = os.environ.get("AML_HMAC_KEY", "")
+# A websocket client further behind than this many events is told to refetch state.
+FEED_MAX_REPLAY = _setting("FEED_MAX_REPLAY", int, 20_000, lambda v: v > 0)
 
 # GDAL < 3.9 cannot sandbox file access of spatial-reference strings; we never take SRS from users.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]

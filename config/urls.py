@@ -49,6 +49,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]), name="docs"),
     path("supervisor/", supervisor, name="supervisor"),
+    path("supervisor/", include("dispatch.console")),  # the supervisors' other pages (issue 8)
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", console, name="console"),

@@ -4,7 +4,10 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.middleware.csrf import get_token
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.urls import path
+
+from calls.models import Call
 
 from .access import is_operator, is_supervisor
 
@@ -32,8 +35,57 @@ def console(request):
     return render(request, "console.html", {"console_config": config})
 
 
-@login_required
-def supervisor(request):
+# --- supervisors' pages (issue 8): history, one call, statistics, units -----------------------
+
+
+def _supervisor_page(request, template, **page):
+    """Render one of the supervisors' pages; their scripts read `page_config` (json_script)
+    and talk to the REST API with the session."""
     if not is_supervisor(request.user):
         raise PermissionDenied
-    return render(request, "supervisor.html")
+    config = {
+        "user": request.user.get_username(),
+        "csrfToken": get_token(request),
+        "api": "/api/v1/",
+        "tiles": {
+            "url": getattr(settings, "MAP_TILE_URL", OSM_TILES),
+            "attribution": getattr(settings, "MAP_TILE_ATTRIBUTION", OSM_ATTRIBUTION),
+        },
+        "centre": list(getattr(settings, "MAP_CENTRE", MAP_CENTRE)),
+        "timeZone": settings.TIME_ZONE,
+        **page,
+    }
+    return render(request, template, {"page_config": config, **page})
+
+
+@login_required
+def supervisor(request):
+    """Call history with filters (and the way into everything else)."""
+    return _supervisor_page(request, "supervisor.html", nav="history")
+
+
+@login_required
+def supervisor_call(request, call_id):
+    """One call: details, the journal as a timeline, the map with the units' tracks."""
+    if not is_supervisor(request.user):
+        raise PermissionDenied
+    call = get_object_or_404(Call, pk=call_id)
+    return _supervisor_page(request, "supervisor/call.html", nav="history", callId=call.pk, reference=call.reference)
+
+
+@login_required
+def supervisor_stats(request):
+    return _supervisor_page(request, "supervisor/stats.html", nav="stats")
+
+
+@login_required
+def supervisor_units(request):
+    return _supervisor_page(request, "supervisor/units.html", nav="units")
+
+
+# Included by config/urls.py under "supervisor/" (the history itself is "supervisor/").
+urlpatterns = [
+    path("calls/<int:call_id>/", supervisor_call, name="supervisor-call"),
+    path("stats/", supervisor_stats, name="supervisor-stats"),
+    path("units/", supervisor_units, name="supervisor-units"),
+]

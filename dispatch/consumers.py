@@ -14,6 +14,7 @@ import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.db.models import Max
 
 from .access import is_operator
@@ -24,8 +25,6 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 15.0
 REPLAY_BATCH = 500
-# A client further behind than this is told to refetch state instead of replaying.
-MAX_REPLAY = 20_000
 
 
 @database_sync_to_async
@@ -62,7 +61,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         self.last_id = latest if since == -1 or since > latest else since
         await self.channel_layer.group_add(FEED_GROUP, self.channel_name)
         await self.accept()
-        if latest - self.last_id > MAX_REPLAY:
+        if latest - self.last_id > settings.FEED_MAX_REPLAY:
             await self.send_json({"type": "resync", "id": None, "last_id": latest,
                                   "detail": "Too far behind: refetch state, then follow from last_id."})
             self.last_id = latest

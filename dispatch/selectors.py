@@ -23,8 +23,9 @@ EXPORT_COLUMNS = (
     "reference", "received_at", "status", "priority", "incident_type", "caller_phone", "address", "lat", "lon",
     "dispatched_at", "on_scene_at", "closed_at", "disposition", "time_to_dispatch_s", "time_to_arrival_s", "units",
 )
-# Rows fetched per round trip of the server-side cursor: memory stays at one chunk.
-EXPORT_CHUNK_ROWS = 2000
+# Rows fetched per round trip of the server-side cursor: memory stays at about one batch
+# (~1 MB with long addresses).
+EXPORT_CHUNK_ROWS = 1000
 
 
 class _GeographyCoord(Func):
@@ -34,7 +35,7 @@ class _GeographyCoord(Func):
     output_field = FloatField()
 
 
-def call_export_rows(queryset, chunk_size=EXPORT_CHUNK_ROWS):
+def call_export_rows(queryset, chunk_size=None):
     """Yield one tuple per call of `queryset` (already filtered), newest first, in
     EXPORT_COLUMNS order, without ever holding more than `chunk_size` rows.
 
@@ -66,7 +67,7 @@ def call_export_rows(queryset, chunk_size=EXPORT_CHUNK_ROWS):
     )
     with transaction.atomic():
         for (ref, received, status, priority, type_, phone, address, lat, lon, dispatched, on_scene, closed,
-             disposition, units) in rows.iterator(chunk_size=chunk_size):
+             disposition, units) in rows.iterator(chunk_size=chunk_size or EXPORT_CHUNK_ROWS):
             yield (
                 ref, received, status, priority, type_, phone, address, lat, lon, dispatched, on_scene, closed,
                 disposition, _seconds(received, dispatched), _seconds(received, on_scene),

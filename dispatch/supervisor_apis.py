@@ -50,8 +50,8 @@ def _csv_cell(value):
     return csv_safe(value)
 
 
-def csv_chunks(rows, rows_per_chunk=500):
-    """Encode selector rows as CSV, a few hundred rows per yielded chunk of bytes.
+def csv_chunks(rows, chunk_chars=64 * 1024):
+    """Encode selector rows as CSV, yielding bytes about every `chunk_chars` characters.
 
     The first chunk starts with a UTF-8 byte-order mark: without it Excel opens Cyrillic
     addresses as mojibake."""
@@ -59,14 +59,12 @@ def csv_chunks(rows, rows_per_chunk=500):
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(selectors.EXPORT_COLUMNS)
-    n = 0
     for row in rows:
         writer.writerow([_csv_cell(v) for v in row])
-        n += 1
-        if n % rows_per_chunk == 0:
+        if buffer.tell() >= chunk_chars:
             yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
+            buffer = io.StringIO()  # a fresh buffer: truncate() would keep the old capacity
+            writer = csv.writer(buffer)
     yield buffer.getvalue().encode()
 
 

@@ -151,3 +151,24 @@ def test_position_only_updates_reach_the_journal_at_most_once_a_second_per_unit(
     unit.refresh_from_db()
     assert unit.location.y == pytest.approx(51.128 + 19 * 0.001)  # the live row still follows every fix
     assert unit.positions.count() == 20
+
+
+def test_a_client_too_far_behind_is_told_to_refetch_state(transactional_db, operator):
+    server = start_asgi(free_port(), FEED_MAX_REPLAY=5)
+    port = int(server.popen.args[server.popen.args.index("--port") + 1])
+    first = _new_call()
+    for _ in range(8):
+        call_add_note(call_id=first.pk, actor=None, text="more")
+    latest = Event.objects.order_by("-id").values_list("id", flat=True).first()
+
+    async def first_message():
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/events/?since=0&token={operator.auth_token.key}") as ws:
+            async with asyncio.timeout(5):
+                return json.loads(await ws.recv())
+
+    try:
+        message = asyncio.run(first_message())
+    finally:
+        server.stop()
+    assert latest - 0 > 5
+    assert message["type"] == "resync" and message["last_id"] == latest

@@ -9,14 +9,16 @@ from calls.models import Call, IncidentType
 from dispatch.models import Assignment
 from tests.conftest import point
 
+_CENTRE = object()
+
 
 def make_call(received_at, *, type_code="cardiac_arrest", status="closed", dispatch_s=None, on_scene_s=None,
-              created_by=None, location=None, accuracy_m=20, address="", caller_phone="", disposition="", **extra):
+              created_by=None, location=_CENTRE, accuracy_m=20, address="", caller_phone="", disposition="", **extra):
     incident_type = IncidentType.objects.get(code=type_code)
     call = Call.objects.create(
         incident_type=incident_type, priority=extra.pop("priority", incident_type.priority), status=status,
         received_at=received_at, created_by=created_by, address=address, caller_phone=caller_phone,
-        location=location if location is not None else point(), location_accuracy_m=accuracy_m,
+        location=point() if location is _CENTRE else location, location_accuracy_m=accuracy_m,
         location_source="operator", disposition=disposition,
         dispatched_at=received_at + timedelta(seconds=dispatch_s) if dispatch_s is not None else None,
         on_scene_at=received_at + timedelta(seconds=on_scene_s) if on_scene_s is not None else None,

@@ -1,0 +1,87 @@
+/* Units management: list, create, edit, take out of service, issue a device token. */
+"use strict";
+
+(() => {
+  const form = document.getElementById("unit-form");
+  const tbody = document.querySelector("#units tbody");
+
+  function button(text, onClick, disabled = false) {
+    const b = SV.el("button", { type: "button" }, text);
+    b.disabled = disabled;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  async function act(message, fn) {
+    try {
+      await fn();
+      SV.status(message);
+      await load();
+    } catch (error) {
+      SV.status(error.message, true);
+    }
+  }
+
+  function edit(unit) {
+    form.id.value = unit.id;
+    form.callsign.value = unit.callsign;
+    form.service.value = unit.service;
+    form.capabilities.value = unit.capabilities.join(", ");
+    form.home_station.value = unit.home_station;
+    document.getElementById("form-title").textContent = `Edit ${unit.callsign}`;
+    form.callsign.focus();
+  }
+
+  function render(units) {
+    tbody.replaceChildren(...units.map((unit) => {
+      const actions = document.createElement("span");
+      actions.className = "sv-actions";
+      actions.append(
+        button("Edit", () => edit(unit)),
+        button("Out of service", () => act(`${unit.callsign} is out of service.`,
+          () => SV.api(`units/${unit.id}/out-of-service/`, { method: "POST" })), unit.status === "out_of_service"),
+        button("New device token", async () => {
+          if (!confirm(`Issue a new token for ${unit.callsign}? Its device must be set up again.`)) return;
+          try {
+            const { token } = await SV.api(`units/${unit.id}/token/`, { method: "POST" });
+            document.getElementById("token-unit").textContent = unit.callsign;
+            document.getElementById("token-value").textContent = token;
+            document.getElementById("token").hidden = false;
+          } catch (error) {
+            SV.status(error.message, true);
+          }
+        }),
+      );
+      return SV.row([unit.callsign, unit.service, unit.capabilities.join(", "), unit.home_station, unit.status,
+                     unit.location ? SV.when(unit.location.recorded_at) : "never", actions]);
+    }));
+  }
+
+  async function load() {
+    try {
+      render(await SV.all("units/"));
+    } catch (error) {
+      SV.status(error.message, true);
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = {
+      callsign: form.callsign.value.trim(),
+      service: form.service.value,
+      capabilities: form.capabilities.value.split(",").map((c) => c.trim()).filter(Boolean),
+      home_station: form.home_station.value.trim(),
+    };
+    const id = form.id.value;
+    act(id ? `${body.callsign} saved.` : `${body.callsign} created (out of service until its device reports).`,
+      () => SV.api(id ? `units/${id}/` : "units/", { method: id ? "PATCH" : "POST", body }))
+      .then(() => form.reset());
+  });
+  form.addEventListener("reset", () => {
+    form.id.value = "";
+    document.getElementById("form-title").textContent = "New unit";
+  });
+
+  load();
+})();

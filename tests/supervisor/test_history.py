@@ -1,0 +1,168 @@
+"""Call history for supervisors: the extra filters (operator, unit, bbox) and who may read
+what (operators read history; only supervisors export, read statistics, EIDO and tracks)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.conftest import client_for, crew, point
+from tests.factories import UnitFactory, make_user
+
+from .builders import make_assignment, make_call
+
+pytestmark = pytest.mark.django_db
+
+CALLS = "/api/v1/calls/"
+
+
+def refs(response):
+    assert response.status_code == 200, response.content
+    return [c["reference"] for c in response.json()["results"]]
+
+
+def test_operator_filter_finds_the_calls_a_user_logged(supervisor_client, operator):
+    other = make_user("op2", "operator")
+    now = timezone.now()
+    mine = make_call(now, created_by=operator)
+    make_call(now - timedelta(minutes=1), created_by=other)
+    make_call(now - timedelta(minutes=2))
+    assert refs(supervisor_client.get(CALLS, {"operator": "op1"})) == [mine.reference]
+    assert refs(supervisor_client.get(CALLS, {"operator": "nobody"})) == []
+
+
+def test_unit_filter_finds_each_call_once_even_when_the_unit_went_twice(supervisor_client):
+    unit, other = UnitFactory(), UnitFactory()
+    now = timezone.now()
+    call = make_call(now)
+    make_assignment(call, unit, after_s=5, status="declined")
+    make_assignment(call, unit, after_s=60)
+    make_assignment(make_call(now - timedelta(minutes=5)), other, after_s=5)
+    assert refs(supervisor_client.get(CALLS, {"unit": unit.pk})) == [call.reference]
+    assert supervisor_client.get(CALLS, {"unit": "A-1"}).status_code == 400
+
+
+def test_bbox_keeps_the_lat_lon_rectangle_of_the_map(supervisor_client):
+    now = timezone.now()
+    inside = make_call(now, location=point(51.10, 71.40))
+    # 55 m inside the southern edge, halfway across a 1°-wide box: a geodesic test would
+    # drop it (the great-circle edge bulges ~100 m north there); the map shows it inside.
+    edge = make_call(now - timedelta(minutes=1), location=point(51.0005, 71.45))
+    make_call(now - timedelta(minutes=2), location=point(50.9990, 71.45))  # just south
+    make_call(now - timedelta(minutes=3), location=point(51.10, 72.10))  # east
+    make_call(now - timedelta(minutes=4), location=None, accuracy_m=None)  # not located
+    box = {"bbox": "70.95,51.0,71.95,51.2"}
+    assert refs(supervisor_client.get(CALLS, box)) == [inside.reference, edge.reference]
+
+
+@pytest.mark.parametrize("value", ["71,51,72", "a,b,c,d", "71.6,51.0,71.3,51.2", "71.3,51.2,71.6,51.0",
+                                   "71.3,-91,71.6,51", "nan,51,71.6,51.2", "-200,51,71,52"])
+def test_bad_bbox_is_a_400_naming_the_field(supervisor_client, value):
+    response = supervisor_client.get(CALLS, {"bbox": value})
+    assert response.status_code == 400
+    assert "bbox" in response.json()
+
+
+def test_filters_combine_with_keyset_pagination(supervisor_client, operator):
+    now = timezone.now()
+    expected = [make_call(now - timedelta(minutes=i), created_by=operator, location=point(51.1, 71.4)).reference
+                for i in range(5)]
+    make_call(now - timedelta(minutes=10), location=point(51.1, 71.4))
+    seen, url, params = [], CALLS, {"operator": "op1", "bbox": "71.3,51.0,71.6,51.2", "page_size": 2}
+    while url:
+        response = supervisor_client.get(url, params)
+        seen += refs(response)
+        url, params = response.json()["next"], None
+    assert seen == expected
+
+
+# --- who may do what -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def personas(operator, supervisor, gateway, unit_a):
+    return {
+        "anon": client_for(),
+        "operator": client_for(token=operator.auth_token.key),
+        "supervisor": client_for(token=supervisor.auth_token.key),
+        "gateway": client_for(token=gateway.auth_token.key),
+        "crew": crew(unit_a),
+    }
+
+
+PERSONAS = ("anon", "operator", "supervisor", "gateway", "crew")
+MATRIX = [
+    ("get", "/api/v1/calls/?operator=op1&bbox=71.3,51.0,71.6,51.2", (401, 200, 200, 403, 403)),
+    ("get", "/api/v1/calls/{call}/timeline/", (401, 200, 200, 403, 403)),
+    ("get", "/api/v1/calls/export.csv", (401, 403, 200, 403, 403)),
+    ("get", "/api/v1/stats/", (401, 403, 200, 403, 403)),
+    ("get", "/api/v1/calls/{call}/eido/", (401, 403, 200, 403, 403)),
+    ("get", "/api/v1/units/{unit}/track/", (401, 403, 200, 403, 403)),
+    ("post", "/api/v1/units/{idle}/out-of-service/", (401, 403, 200, 403, 403)),
+]
+
+
+@pytest.mark.parametrize("method,path,expected", MATRIX, ids=[f"{m} {p}" for m, p, _ in MATRIX])
+def test_permissions(personas, unit_a, method, path, expected):
+    call = make_call(timezone.now())
+    idle = UnitFactory()
+    url = path.format(call=call.pk, unit=unit_a.pk, idle=idle.pk)
+    got = tuple(getattr(personas[p], method)(url).status_code for p in PERSONAS)
+    assert got == expected
+
+
+def test_unknown_ids_are_404(supervisor_client):
+    assert supervisor_client.get("/api/v1/calls/999999/eido/").status_code == 404
+    assert supervisor_client.get("/api/v1/units/999999/track/").status_code == 404
+    assert supervisor_client.post("/api/v1/units/999999/out-of-service/").status_code == 404
+
+
+# --- units: out of service, tracks ------------------------------------------------------------
+
+
+def test_supervisor_takes_an_idle_unit_out_of_service_and_it_is_journaled(supervisor_client, supervisor):
+    from dispatch.models import Event
+
+    unit = UnitFactory(status="available")
+    response = supervisor_client.post(f"/api/v1/units/{unit.pk}/out-of-service/")
+    assert response.status_code == 200 and response.json()["status"] == "out_of_service"
+    assert Event.objects.filter(unit=unit, type="unit.updated", actor=supervisor).exists()
+    again = supervisor_client.post(f"/api/v1/units/{unit.pk}/out-of-service/")
+    assert again.status_code == 200 and again.json()["status"] == "out_of_service"
+
+
+def test_a_unit_working_a_call_cannot_be_taken_out_of_service(supervisor_client):
+    unit = UnitFactory(status="en_route")
+    make_assignment(make_call(timezone.now(), status="dispatched"), unit, after_s=5, ack_s=5, status="acknowledged")
+    response = supervisor_client.post(f"/api/v1/units/{unit.pk}/out-of-service/")
+    assert response.status_code == 409 and "detail" in response.json()
+
+
+def test_track_returns_the_fixes_in_the_window_oldest_first(supervisor_client):
+    from units.models import UnitPosition
+
+    unit = UnitFactory()
+    t0 = timezone.now() - timedelta(minutes=30)
+    for i in range(5):
+        UnitPosition.objects.create(unit=unit, location=point(51.1 + i / 1000, 71.4), accuracy_m=5, heading=0,
+                                    speed_mps=10, recorded_at=t0 + timedelta(minutes=i))
+    UnitPosition.objects.create(unit=UnitFactory(), location=point(), recorded_at=t0)  # another unit
+    params = {"from": (t0 + timedelta(minutes=1)).isoformat(), "to": (t0 + timedelta(minutes=3)).isoformat()}
+    body = supervisor_client.get(f"/api/v1/units/{unit.pk}/track/", params).json()
+    assert body["unit"]["callsign"] == unit.callsign and body["truncated"] is False
+    assert [round(p["lat"], 3) for p in body["points"]] == [51.101, 51.102, 51.103]
+    assert set(body["points"][0]) == {"lat", "lon", "accuracy_m", "heading", "speed_mps", "recorded_at"}
+    # default window: the last hour
+    assert len(supervisor_client.get(f"/api/v1/units/{unit.pk}/track/").json()["points"]) == 5
+
+
+@pytest.mark.parametrize("params,field", [
+    ({"from": "soon"}, "from"),
+    ({"to": "2026-02-30T00:00:00Z"}, "to"),
+    ({"from": "2026-03-02T10:00:00Z", "to": "2026-03-02T09:00:00Z"}, "to"),
+    ({"from": "2026-03-01T00:00:00Z", "to": "2026-03-03T00:00:00Z"}, "from"),
+])
+def test_bad_track_window_is_a_400_naming_the_field(supervisor_client, unit_a, params, field):
+    response = supervisor_client.get(f"/api/v1/units/{unit_a.pk}/track/", params)
+    assert response.status_code == 400
+    assert field in response.json()
