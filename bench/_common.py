@@ -132,6 +132,12 @@ def print_machine(title):
     print(f"   {machine()}")
 
 
+def print_load_after():
+    """The machine is shared: a load average well above nproc means the figures are pessimistic."""
+    print("-- load average after run: " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+          + f" (nproc {len(os.sched_getaffinity(0))})")
+
+
 # --- real processes -------------------------------------------------------------------------
 
 _LOG_DIR = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
@@ -308,6 +314,11 @@ class Http:
         head = f"{method} {path} HTTP/1.1\r\n{self.headers}Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         self.writer.write(head.encode() + body)
         status_line = await self.reader.readline()
+        if not status_line:  # the server closed an idle keep-alive connection: reconnect once
+            await self.close()
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            self.writer.write(head.encode() + body)
+            status_line = await self.reader.readline()
         status = int(status_line.split()[1])
         length, chunked, close = None, False, False
         while True:

@@ -30,6 +30,7 @@ import _common  # noqa: F401  (sets up Django against dispatch_bench)
 from _common import (
     bulk_units,
     clean_database,
+    print_load_after,
     print_machine,
     random_point,
     remove_logs,
@@ -114,6 +115,7 @@ def main():
     table(["measure", "n", "p50", "p90", "p99", "max"], rows)
     print(f"-- worker CPU per call (dispatch_call + the dispatch_waiting sent by each close): {worker_cpu:.1f} ms")
     print("SPEC: call -> assignment well inside 250 ms (and p99 <= 250 ms to the operator's websocket).")
+    print_load_after()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,16 @@ import re
 import time
 
 import _common  # noqa: F401  (sets up Django against dispatch_bench)
-from _common import bulk_units, clean_database, connection, percentile, print_machine, random_point, table
+from _common import (
+    bulk_units,
+    clean_database,
+    connection,
+    percentile,
+    print_load_after,
+    print_machine,
+    random_point,
+    table,
+)
 from django.contrib.gis.db.models.functions import Distance
 from django.test.utils import CaptureQueriesContext
 
@@ -118,6 +127,7 @@ def main():
           " 'SQL-only' re-executes the KNN statements on a raw cursor (no ORM)")
     table(["units", "KNN p50", "KNN p99", "KNN SQL-only p99", "Distance p50", "Distance p99", "p99 ratio", "same 5 units"], rows)
     print("SPEC: p99 <= 5 ms among 10,000 units (KNN column).")
+    print_load_after()
 
 
 if __name__ == "__main__":

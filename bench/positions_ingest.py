@@ -29,6 +29,7 @@ from _common import (
     Http,
     bulk_units,
     clean_database,
+    print_load_after,
     print_machine,
     remove_logs,
     report_problems,
@@ -138,6 +139,7 @@ def main():
           rows)
     print("-- server CPU = user+system time of the uvicorn processes per request (PostgreSQL not included).")
     print("SPEC: >= 500 single requests/s; >= 5,000 fixes/s in batches.")
+    print_load_after()
 
 
 if __name__ == "__main__":

@@ -224,6 +224,14 @@ DUPLICATE_WINDOW_MIN = _setting("DUPLICATE_WINDOW_MIN", float, 20.0, lambda v: v
 # GPS writes to the indexed live column are never HOT updates (PITFALLS.md).
 UNIT_POSITION_MIN_MOVE_M = _setting("UNIT_POSITION_MIN_MOVE_M", float, 5.0, lambda v: v >= 0)
 AML_HMAC_KEY = os.environ.get("AML_HMAC_KEY", "")
+# The console's map: tiles from this URL (empty = no tiles; the map still shows calls and units).
+MAP_TILE_URL = os.environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = os.environ.get(
+    "MAP_TILE_ATTRIBUTION", '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
+# Supervisors' statistics: the centre's processing target (NFPA 1225: 90 % within 60 s).
+STATS_DISPATCH_TARGET_S = _setting("STATS_DISPATCH_TARGET_S", float, 60.0, lambda v: v > 0)
+STATS_DISPATCH_TARGET_SHARE = _setting("STATS_DISPATCH_TARGET_SHARE", float, 0.9, lambda v: 0 < v <= 1)
 # A websocket client further behind than this many events is told to refetch state.
 FEED_MAX_REPLAY = _setting("FEED_MAX_REPLAY", int, 20_000, lambda v: v > 0)
 

@@ -4,11 +4,12 @@ import django_filters
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.geos import Point, Polygon
 from django.contrib.gis.measure import D
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Cast
 from rest_framework.exceptions import ValidationError
 
-from calls.models import Call, Service
+from calls.models import Call, IncidentType, Service
+from dispatch.models import Assignment
 from dispatch.transitions import CallStatus, UnitStatus
 from units.models import Unit
 
@@ -75,9 +76,12 @@ class CallFilter(django_filters.FilterSet):
 
     def filter_service(self, qs, name, value):
         # A call concerns a service if its plan asks for it or a unit of it was sent.
+        # Semi-joins, not joins + DISTINCT: DISTINCT over every column sorted the whole
+        # match set before LIMIT (0.6 s at 20,000 calls); this walks the history index.
         return qs.filter(
-            Q(incident_type__plan_lines__service=value) | Q(assignments__unit__service=value)
-        ).distinct()
+            Q(incident_type__in=IncidentType.objects.filter(plan_lines__service=value).values("pk"))
+            | Exists(Assignment.objects.filter(call=OuterRef("pk"), unit__service=value))
+        )
 
     def filter_q(self, qs, name, value):
         value = value.strip()
@@ -96,7 +100,8 @@ class CallFilter(django_filters.FilterSet):
         return qs.filter(location__dwithin=(point, D(m=metres)))
 
     def filter_unit(self, qs, name, value):
-        return qs.filter(assignments__unit_id=value).distinct()
+        # The unit's few thousand calls come from the assignment's unit index (IN is a semi-join).
+        return qs.filter(pk__in=Assignment.objects.filter(unit_id=value).values("call_id"))
 
     def filter_bbox(self, qs, name, value):
         box = parse_bbox(value)

@@ -103,12 +103,21 @@ c AS (
     FROM {call} WHERE received_at >= %(start)s AND received_at < %(end)s
 )"""
 
+# The assignments of those calls, with the unit's service. `= ANY(ARRAY(…))` makes it an
+# index lookup by call id; a plain join to `c` was planned as a hash join over the whole
+# assignment table (0.7 s per query at 1.4 M assignments).
+_ASSIGNMENTS_CTE = """,
+ca AS (
+    SELECT a.id, a.call_id, u.service, a.assigned_at, a.acknowledged_at, a.on_scene_at
+    FROM {assignment} a JOIN {unit} u ON u.id = a.unit_id
+    WHERE a.call_id = ANY (ARRAY(SELECT id FROM c))
+)"""
+
 # Per call: the four intervals in seconds and the local hour it was received.
-_INTERVALS_CTE = _CALLS_CTE + """,
+_INTERVALS_CTE = _CALLS_CTE + _ASSIGNMENTS_CTE + """,
 fa AS (
-    SELECT DISTINCT ON (a.call_id) a.call_id, a.assigned_at, a.acknowledged_at, a.on_scene_at
-    FROM {assignment} a JOIN c ON c.id = a.call_id
-    ORDER BY a.call_id, a.assigned_at, a.id
+    SELECT DISTINCT ON (call_id) call_id, assigned_at, acknowledged_at, on_scene_at
+    FROM ca ORDER BY call_id, assigned_at, id
 ),
 iv AS (
     SELECT c.id,
@@ -201,17 +210,13 @@ def call_statistics(*, start, end, target_s=None, target_share=None, tz=None):
         # was sent (the same rule as the history's `service` filter); the intervals are
         # those of that service's first unit on the call.
         cur.execute(
-            "WITH " + _CALLS_CTE.format(**tables) + """,
+            "WITH " + (_CALLS_CTE + _ASSIGNMENTS_CTE).format(**tables) + """,
             sa AS (
-                SELECT DISTINCT ON (a.call_id, u.service) a.call_id, u.service, a.assigned_at, a.acknowledged_at,
-                       a.on_scene_at
-                FROM {assignment} a JOIN {unit} u ON u.id = a.unit_id JOIN c ON c.id = a.call_id
-                ORDER BY a.call_id, u.service, a.assigned_at, a.id
+                SELECT DISTINCT ON (call_id, service) call_id, service, assigned_at, acknowledged_at, on_scene_at
+                FROM ca ORDER BY call_id, service, assigned_at, id
             ),
             sf AS (
-                SELECT a.call_id, u.service, min(a.on_scene_at) AS first_on_scene
-                FROM {assignment} a JOIN {unit} u ON u.id = a.unit_id JOIN c ON c.id = a.call_id
-                GROUP BY a.call_id, u.service
+                SELECT call_id, service, min(on_scene_at) AS first_on_scene FROM ca GROUP BY call_id, service
             ),
             svc AS (
                 SELECT c.id AS call_id, pl.service FROM c JOIN {plan} pl ON pl.incident_type_id = c.incident_type_id

@@ -21,6 +21,10 @@ command -v psql >/dev/null 2>&1 || missing+=("postgresql-$PG_VERSION")
 command -v redis-server >/dev/null 2>&1 || missing+=("redis-server")
 command -v gdalinfo >/dev/null 2>&1 || missing+=("gdal-bin")
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=("python3-venv")
+# The operator console's browser tests drive Debian's Chromium (no browser download is possible).
+command -v chromium >/dev/null 2>&1 || missing+=("chromium")
+# makemessages / compilemessages for locale/ (the compiled .mo files are committed).
+command -v msgfmt >/dev/null 2>&1 || missing+=("gettext")
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing ${missing[*]}"

@@ -683,16 +683,17 @@ function renderUnits() {
     const stale = isStale(u);
     const recorded = u.location && u.location.recorded_at;
     return h("tr", { dataset: { unit: u.id }, class: stale ? "stale" : "" },
-      h("td", {}, h("button", { type: "button", class: "link-button callsign", onclick: () => focusUnit(u.id) }, u.callsign),
-        u.capabilities.length ? h("span", { class: "caps" }, u.capabilities.join(" ")) : null),
-      h("td", {}, h("span", { class: `svc svc-${u.service}` }, SERVICE[u.service] || u.service)),
+      h("td", {}, h("button", { type: "button", class: `unit-chip svc-${u.service}`, title: SERVICE[u.service] || u.service,
+        onclick: () => focusUnit(u.id) }, u.callsign),
+      u.capabilities.length ? h("span", { class: "caps" }, u.capabilities.join(" ")) : null),
       h("td", {}, h("span", { class: `status st-${u.status}` }, STATUS[u.status] || u.status)),
       h("td", { class: stale ? "pos stale" : "pos", title: recorded ? clock(recorded) : "" },
         recorded ? h("span", { dataset: { age: recorded } }, age(recorded)) : "—",
         stale ? h("span", { class: "flag flag-stale" }, _("stale")) : null),
       h("td", {}, u.active_assignment
-        ? h("button", { type: "button", class: "link-button", onclick: () => openCall(u.active_assignment.call) },
-          u.active_assignment.call_reference, " · ", STATUS[u.active_assignment.status] || u.active_assignment.status)
+        ? [h("button", { type: "button", class: "link-button", onclick: () => openCall(u.active_assignment.call) },
+          u.active_assignment.call_reference),
+        h("div", { class: `status st-${u.active_assignment.status}` }, STATUS[u.active_assignment.status] || u.active_assignment.status)]
         : ""));
   }));
 }
@@ -773,8 +774,9 @@ function buildDetail() {
     detail.live,
     section(_("Units on this call"), detail.assignments),
     section(_("Nearest available units"), detail.candidates),
-    detail.actions,
-    section(_("Timeline"), detail.timeline));
+    detail.actions.note,
+    section(_("Timeline"), detail.timeline),
+    detail.actions.more);
   renderDetail();
   loadCandidates();
   loadTimeline();
@@ -825,7 +827,8 @@ function renderDetail() {
           ? confirmButton(`assignment:${a.id}`, _("Cancel"), _("Cancel? Press again"), () => act(api.cancelAssignment(a.id, "cancelled by operator"), fmt(_("%(unit)s taken off the call"), { unit: a.unit.callsign })), { class: "btn btn-small btn-danger" })
           : "")))))
     : h("p", { class: "muted" }, _("No unit assigned yet.")));
-  detail.actions.hidden = !open;
+  detail.actions.note.hidden = !open;
+  detail.actions.more.hidden = !open;
 }
 
 const refOf = (id) => { const c = state.calls.get(id); return c ? c.reference : `#${id}`; };
@@ -861,7 +864,8 @@ async function loadCandidates() {
   try { units = (await api.nearUnits(call.location.lat, call.location.lon, radius)).results; } catch (error) { failed(error); return; }
   if (mine !== candidateTicket || !detail || detail.id !== call.id) return;
   const needed = new Set((call.unmet_needs || []).map((n) => n.service));
-  const ranked = units.filter((u) => u.location).map((u) => ({ unit: u, distance: haversine(call.location, u.location) }))
+  const stillFree = (u) => !state.units.has(u.id) || state.units.get(u.id).status === "available";
+  const ranked = units.filter((u) => u.location && stillFree(u)).map((u) => ({ unit: u, distance: haversine(call.location, u.location) }))
     .sort((a, b) => a.distance - b.distance).slice(0, 10);
   fill(box,
     ranked.length ? h("table", { class: "candidates" }, h("tbody", {}, ranked.map(({ unit, distance }) => h("tr", { dataset: { unit: unit.id } },
@@ -876,7 +880,7 @@ async function loadCandidates() {
       h("button", { type: "button", class: "btn btn-small", onclick: () => { detail.radius = radius === 5000 ? 20000 : 5000; loadCandidates(); } },
         radius === 5000 ? fmt(_("Search within %(r)s"), { r: metres(20000) }) : fmt(_("Search within %(r)s"), { r: metres(5000) }))));
 }
-const candidatesSoon = debounce(loadCandidates, 800);
+const candidatesSoon = debounce(loadCandidates, 300);
 
 let timelineTicket = 0;
 
@@ -990,11 +994,13 @@ function buildActions(call) {
     h("label", { class: "field" }, _("Cancel the call"), reason),
     confirmButton(`call:${id}`, _("Cancel call"), _("Cancel the call? Press again"), () => act(api.cancel(id, reason.value.trim()), _("Call cancelled")), { id: "d-cancel" }));
 
-  return h("div", { class: "d-actions" },
-    section(_("Change"), edit, move),
-    section(_("Note"), noteForm),
-    section(_("Merge"), mergeForm),
-    section(_("Close"), closeForm, cancelForm));
+  return {
+    note: h("div", { class: "d-actions" }, section(_("Note"), noteForm)),
+    more: h("div", { class: "d-actions" },
+      section(_("Change"), edit, move),
+      section(_("Merge"), mergeForm),
+      section(_("Close"), closeForm, cancelForm)),
+  };
 }
 
 // --- rendering schedule ----------------------------------------------------------------------------------

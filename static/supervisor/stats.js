@@ -16,7 +16,10 @@
 
   function chart(id, config) {
     charts[id]?.destroy();
-    charts[id] = new Chart(document.getElementById(id), { ...config, options: { responsive: true, ...config.options } });
+    // No animation: figures should read at once (and screenshots show the real values).
+    charts[id] = new Chart(document.getElementById(id), {
+      ...config, options: { responsive: true, aspectRatio: 2, animation: false, ...config.options },
+    });
   }
 
   function render(stats) {
@@ -37,6 +40,7 @@
     ])));
 
     chart("chart-hours", {
+      type: "bar",  // a mixed chart needs a base type, or the per-axis binding is lost
       data: {
         labels: stats.by_hour.map((h) => `${String(h.hour).padStart(2, "0")}:00`),
         datasets: [
@@ -47,8 +51,12 @@
             yAxisID: "seconds", borderDash: [6, 4], pointRadius: 0 },
         ],
       },
-      options: { scales: { calls: { position: "left", beginAtZero: true },
-                           seconds: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } } } },
+      options: { scales: {
+        calls: { type: "linear", position: "left", beginAtZero: true, ticks: { precision: 0 },
+                 title: { display: true, text: "calls" } },
+        seconds: { type: "linear", position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
+                   title: { display: true, text: "seconds" } },
+      } },
     });
     const services = stats.by_service.map((s) => s.service);
     const pick = (name, p) => stats.by_service.map((s) => s.intervals[name][p]);
@@ -66,7 +74,7 @@
     chart("chart-types", {
       type: "bar",
       data: { labels: types.map(([k]) => k), datasets: [{ label: "Calls", data: types.map(([, v]) => v) }] },
-      options: { indexAxis: "y", plugins: { legend: { display: false } } },
+      options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: { ticks: { precision: 0 } } } },
     });
     const outcome = Object.entries(stats.counts.disposition);
     chart("chart-outcome", {

@@ -92,7 +92,9 @@ def log_in(page, username, password=PASSWORD):
         page.wait_for_selector("#conn.conn-live")
     except Exception as exc:
         state = page.inner_text("#conn") if page.query_selector("#conn") else page.url
-        raise AssertionError(f"the console did not go live ({state}): {page.errors} {page.console_messages[-10:]}") from exc
+        raise AssertionError(
+            f"the console did not go live ({state}): {page.errors} {page.console_messages[-10:]}"
+        ) from exc
 
 
 def shot(page, name):
