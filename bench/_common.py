@@ -140,7 +140,14 @@ def print_load_after():
 
 # --- real processes -------------------------------------------------------------------------
 
-_LOG_DIR = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
+_LOG_DIR = None  # a temporary directory, made when the first subprocess starts
+
+
+def _log_dir():
+    global _LOG_DIR
+    if _LOG_DIR is None:
+        _LOG_DIR = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
+    return _LOG_DIR
 
 
 class Proc:
@@ -148,7 +155,7 @@ class Proc:
 
     def __init__(self, name, args):
         self.name = name
-        self.log_path = _LOG_DIR / f"{name}.log"
+        self.log_path = _log_dir() / f"{name}.log"
         self.log = open(self.log_path, "w")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
@@ -247,6 +254,8 @@ def report_problems(*procs):
 
 def remove_logs():
     """Delete the subprocess logs, unless BENCH_KEEP_LOGS=1 (then say where they are)."""
+    if _LOG_DIR is None:
+        return
     if os.environ.get("BENCH_KEEP_LOGS") == "1":
         print(f"-- subprocess logs kept in {_LOG_DIR}")
     else:

@@ -25,8 +25,7 @@ class AmlView(APIView):
                                                           "call": serializers.DictField(allow_null=True)})},
     )
     def post(self, request):
-        from dispatch.apis import call_queryset
-        from dispatch.serializers import CallSerializer
+        from dispatch.serializers import CallSerializer, call_queryset
 
         data = AmlIn(data=request.data)
         data.is_valid(raise_exception=True)

@@ -127,7 +127,11 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # redis-py's default 5 s read timeout equals channels-redis' 5 s BZPOPMIN and
+            # dropped idle sockets (channels_redis#422); the async pool's default of 100
+            # connections ran out when 100 consoles disconnected at once.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 3,
+                       "max_connections": 2000}],
             # The layer is a doorbell, not the record (PITFALLS.md); a bigger buffer only
             # makes the doorbell ring more reliably for a slow console.
             "capacity": 1000,

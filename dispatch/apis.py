@@ -3,7 +3,6 @@
 import re
 from datetime import timedelta
 
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -30,21 +29,12 @@ from .serializers import (
     FiniteFloatField,
     LocationInSerializer,
     UnitSerializer,
+    call_queryset,
     point_from,
 )
 from .transitions import UNIT_SELF_STATUSES, AssignmentStatus
 
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-]{1,30}$")
-
-
-def call_queryset():
-    return (
-        Call.objects.select_related("incident_type")
-        .prefetch_related(
-            "possible_duplicates",
-            Prefetch("assignments", queryset=Assignment.objects.select_related("unit", "call").order_by("id")),
-        )
-    )
 
 
 def _call_response(call_id, code=status.HTTP_200_OK):

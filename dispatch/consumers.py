@@ -90,16 +90,21 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong", "id": None, "last_id": self.last_id})
 
-    async def journal_event(self, message):
-        event = message["event"]
+    async def journal_events(self, message):
+        """A doorbell with one or more committed events, in commit order."""
+        gap = False
         async with self.lock:
-            if event["id"] <= self.last_id:
-                return  # already sent (replay overlap or a republish)
-            if message.get("previous_id") == self.last_id:
+            for item in message["events"]:
+                event = item["event"]
+                if event["id"] <= self.last_id:
+                    continue  # already sent (replay overlap or the sweep's doorbell)
+                if item.get("previous_id") != self.last_id:
+                    gap = True  # something before this one never rang: read the journal
+                    break
                 await self.send_json(event)
                 self.last_id = event["id"]
-                return
-        await self.catch_up()
+        if gap:
+            await self.catch_up()
 
     async def catch_up(self):
         async with self.lock:

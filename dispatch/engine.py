@@ -276,23 +276,32 @@ def dispatch_call(call_id):
     return made
 
 
-def waiting_call_ids(limit=200):
-    """Open, located, unheld calls that need the engine: most urgent first, then oldest."""
+# A call asked for dispatch less than this long ago is left to its own task.
+OWN_TASK_GRACE = timedelta(seconds=2)
+
+
+def waiting_call_ids(limit=200, grace=OWN_TASK_GRACE):
+    """Open, located, unheld calls that need the engine: most urgent first, then oldest.
+
+    Calls with unmet needs, and calls whose own dispatch request is older than the grace
+    period (its task was lost or is stuck behind a dead broker).
+    """
     return list(
         Call.objects.filter(status__in=CallStatus.OPEN, location__isnull=False, hold_reason="")
-        .filter(Q(dispatch_requested_at__isnull=False) | ~Q(unmet_needs=[]))
+        .filter(Q(dispatch_requested_at__lte=timezone.now() - grace) | ~Q(unmet_needs=[]))
         .order_by("priority", "received_at", "id")
         .values_list("id", flat=True)[:limit]
     )
 
 
-def dispatch_waiting():
+def dispatch_waiting(grace=OWN_TASK_GRACE):
     """Serve every waiting call, in order of priority then age (SPEC rule 3)."""
     served = 0
-    for call_id in waiting_call_ids():
+    for call_id in waiting_call_ids(grace=grace):
         served += dispatch_call(call_id)
     # Calls that cannot be dispatched (no location, held) still get their request
     # cleared and their reasons recorded.
-    for call_id in Call.objects.filter(dispatch_requested_at__isnull=False).values_list("id", flat=True)[:200]:
+    stale_requests = Call.objects.filter(dispatch_requested_at__lte=timezone.now() - grace)
+    for call_id in stale_requests.values_list("id", flat=True)[:200]:
         _finish_pass(call_id, timezone.now())
     return served

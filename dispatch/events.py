@@ -3,8 +3,9 @@
 `record_event` runs inside the service's transaction and inserts one row that is both
 the audit trail and the outbox of the live feed. After commit the row is published to
 the channel layer, which is only a doorbell: it is at-most-once (PITFALLS.md), so the
-websocket consumer and the REST feed read the journal itself, and the sweep republishes
-rows whose publish never happened (a crash or a Redis outage between commit and publish).
+websocket consumer and the REST feed read the journal itself, and the sweep rings the
+doorbell for the newest row, which makes every consumer read whatever it missed (a crash
+or a Redis outage between commit and publish).
 
 Ids in commit order. A bigserial is taken at insert, not at commit, so without care a
 slow transaction makes id 104 visible after 105 and a client resuming "after 105" loses
@@ -13,11 +14,13 @@ journal inserts and commits happen one transaction at a time and ids become visi
 order. Services call record_event as their last statement so the lock is held briefly.
 """
 
+import asyncio
 import json
 import logging
-from datetime import timedelta
+import os
+import queue
+import threading
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
@@ -42,10 +45,11 @@ EVENT_TYPES = (
 def _representation(type_, call, unit, assignment):
     # Imported here: serializers import the models of every app, and this module is
     # imported by calls and units services.
-    from .serializers import AssignmentSerializer, CallSerializer, UnitSerializer
+    from .serializers import AssignmentSerializer, CallSerializer, UnitSerializer, call_queryset
 
     if type_.startswith("call."):
-        return CallSerializer(call).data
+        # Re-read with its relations prefetched: a handful of queries, not one per assignment.
+        return CallSerializer(call_queryset().get(pk=call.pk)).data
     if type_.startswith("assignment."):
         return AssignmentSerializer(assignment).data
     if type_.startswith("unit."):
@@ -59,8 +63,10 @@ def record_event(type_, *, call=None, unit=None, assignment=None, actor=None, su
         raise ValueError(f"unknown event type {type_}")
     if not connection.in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change it records")
+    # Everything slow (serializing the representation) happens before the journal lock.
     if data is None:
         data = _representation(type_, call, unit, assignment)
+    data = _jsonable(data)
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     with connection.cursor() as cur:
@@ -76,7 +82,7 @@ def record_event(type_, *, call=None, unit=None, assignment=None, actor=None, su
         assignment=assignment,
         actor=actor,
         summary=summary[:300],
-        data=_jsonable(data),
+        data=data,
     )
     transaction.on_commit(lambda: publish_events([event]))
     return event
@@ -94,29 +100,75 @@ def event_message(event):
     return {"id": event.id, "type": event.type, "at": event.at.isoformat(), "data": event.data}
 
 
+class _Publisher:
+    """One long-lived event loop per process that rings the feed's doorbell.
+
+    `async_to_sync(group_send)` per event made a new loop and a new Redis connection each
+    time in Celery workers (and has leaked connections with channels-redis 4, PITFALLS.md).
+    Here commits only put messages on a queue; a daemon thread with its own loop drains it
+    and sends everything that piled up as one group message. Publishing never blocks a
+    request; a message lost here is recovered by the sweep's doorbell and the consumers'
+    heartbeat, because every consumer reads gaps from the journal.
+    """
+
+    MAX_BATCH = 200
+    SEND_TIMEOUT_S = 2.0
+
+    def __init__(self):
+        self.queue = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.pid = None
+
+    def submit(self, items):
+        with self.lock:
+            if self.pid != os.getpid():  # first use, or a forked child (Celery prefork)
+                self.queue = queue.SimpleQueue()
+                threading.Thread(target=self._run, name="journal-publisher", daemon=True).start()
+                self.pid = os.getpid()
+        self.queue.put(items)
+
+    def _run(self):
+        asyncio.run(self._pump())
+
+    async def _pump(self):
+        layer = get_channel_layer()
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = list(await loop.run_in_executor(None, self.queue.get))
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    batch.extend(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                await asyncio.wait_for(
+                    layer.group_send(FEED_GROUP, {"type": "journal.events", "events": batch}), self.SEND_TIMEOUT_S
+                )
+            except Exception:
+                log.warning("publishing %d events failed; consumers will read them from the journal", len(batch),
+                            exc_info=True)
+
+
+_publisher = _Publisher()
+
+
 def publish_events(events):
-    """Ring the doorbell for committed events; never raises (the sweep retries)."""
-    layer = get_channel_layer()
-    if layer is None or not events:
-        return
-    try:
-        for event in events:
-            async_to_sync(layer.group_send)(
-                FEED_GROUP,
-                {"type": "journal.event", "previous_id": event.previous_id, "event": event_message(event)},
-            )
-    except Exception:  # Redis down: the rows stay unpublished and the sweep retries.
-        log.warning("publishing events %s failed; the sweep will retry", [e.id for e in events], exc_info=True)
-        return
-    Event.objects.filter(id__in=[e.id for e in events]).update(published_at=timezone.now())
+    """Ring the doorbell for committed events; returns at once, never raises."""
+    if events and get_channel_layer() is not None:
+        _publisher.submit([{"previous_id": e.previous_id, "event": event_message(e)} for e in events])
 
 
-def republish_unpublished(older_than_s=2.0, limit=500):
-    """Publish journal rows that committed but never reached the channel layer."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    events = list(Event.objects.filter(published_at__isnull=True, at__lt=cutoff).order_by("id")[:limit])
-    publish_events(events)
-    return len(events)
+def ring_latest():
+    """The sweep's doorbell: announce the newest journal row.
+
+    A consumer that missed any earlier publish sees that the row's `previous_id` is not
+    the last id it sent and reads the gap from the journal, so one message repairs any
+    number of lost ones (a crash between commit and publish, a Redis outage).
+    """
+    latest = Event.objects.order_by("-id").first()
+    if latest is not None:
+        publish_events([latest])
+    return latest.id if latest else None
 
 
 # --- asking the engine to look at calls ----------------------------------------------------

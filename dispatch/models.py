@@ -70,11 +70,9 @@ class Event(models.Model):
     # Why this happened, in words, for the timeline ("declined: road closed").
     summary = models.CharField(max_length=300, blank=True, default="")
     data = models.JSONField(default=dict)
-    published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
         indexes = [
             models.Index(fields=["call", "id"], name="event_call_idx"),
-            models.Index(fields=["id"], name="event_unpublished_idx", condition=Q(published_at__isnull=True)),
         ]

@@ -3,6 +3,7 @@
 import math
 
 from django.contrib.gis.geos import Point
+from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -12,6 +13,14 @@ from units.models import Unit
 
 from .models import Assignment, Event
 from .transitions import AssignmentStatus
+
+
+def call_queryset():
+    """Calls with what their representation reads, prefetched."""
+    return Call.objects.select_related("incident_type").prefetch_related(
+        "possible_duplicates",
+        Prefetch("assignments", queryset=Assignment.objects.select_related("unit", "call").order_by("id")),
+    )
 
 
 class UnitRefSerializer(serializers.ModelSerializer):

@@ -90,6 +90,8 @@ class CallExportView(GenericAPIView):
     queryset = Call.objects.all()
 
     @extend_schema(
+        operation_id="v1_calls_export_csv",
+        # Not a list action, so drf-spectacular does not read the filterset by itself.
         parameters=[OpenApiParameter(name, str, required=False) for name in CallFilter.base_filters],
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="One row per call")},
     )

@@ -21,7 +21,7 @@ def dispatch_waiting():
 
 @shared_task(name="dispatch.tasks.sweep", acks_late=True)
 def sweep():
-    """Converge: time out silent units, serve what a lost task skipped, republish."""
+    """Converge: time out silent units, serve what a lost task skipped, ring the feed."""
     services.expire_acknowledgements()
     engine.dispatch_waiting()
-    events.republish_unpublished()
+    events.ring_latest()

@@ -16,6 +16,9 @@ from tests.factories import UnitFactory
 
 pytestmark = pytest.mark.django_db
 
+# Serve every waiting call now, including those whose own task would normally get them.
+NO_GRACE = timedelta(0)
+
 
 def new_call(code="cardiac_arrest", lat=51.128, lon=71.43, accuracy=10, **kw):
     location = {"point": point(lat, lon), "accuracy_m": accuracy, "source": "operator"} if lat is not None else None
@@ -86,7 +89,7 @@ def test_unmet_line_carries_the_specific_reason(units, reason):
 def test_alert_is_raised_once_not_on_every_sweep():
     call = new_call()
     for _ in range(3):
-        engine.dispatch_waiting()
+        engine.dispatch_waiting(grace=NO_GRACE)
     assert Event.objects.filter(type="alert.raised", call=call, data__kind="no_unit_available").count() == 1
 
 
@@ -108,7 +111,7 @@ def test_running_dispatch_twice_assigns_nothing_more():
     call = new_call()
     engine.dispatch_call(call.pk)
     engine.dispatch_call(call.pk)
-    engine.dispatch_waiting()
+    engine.dispatch_waiting(grace=NO_GRACE)
     assert len(active(call)) == 1
 
 
@@ -147,7 +150,7 @@ def test_silent_unit_times_out_becomes_unreachable_and_next_is_sent():
     silent.refresh_from_db()
     assert assignment.status == "timed_out" and silent.status == "unreachable"
     assert Event.objects.filter(type="alert.raised", data__kind="ack_timeout", call=call).exists()
-    engine.dispatch_waiting()
+    engine.dispatch_waiting(grace=NO_GRACE)
     assert [a.unit for a in active(call)] == [backup]
     # The device comes back: the unit is available again, but not for this call.
     services.unit_set_status(unit_id=silent.pk, status="available")
@@ -169,10 +172,10 @@ def test_freed_unit_serves_waiting_calls_most_urgent_first_then_oldest():
     low_old = new_call("noise_complaint")  # P4
     urgent_new = new_call("robbery", lat=51.2, lon=71.5)  # P1, police 2
     urgent_newer = new_call("domestic_violence", lat=51.1, lon=71.4)  # P1, later
-    engine.dispatch_waiting()
+    engine.dispatch_waiting(grace=NO_GRACE)
     unit = UnitFactory(service="police", status="out_of_service", location=point(51.128, 71.43))
     services.unit_set_status(unit_id=unit.pk, status="available")
-    engine.dispatch_waiting()
+    engine.dispatch_waiting(grace=NO_GRACE)
     assert [a.call for a in Assignment.objects.filter(unit=unit)] == [urgent_new]
     assert active(low_old) == [] and active(urgent_newer) == []
 
@@ -225,7 +228,7 @@ def test_cancelling_a_call_frees_its_units_for_waiting_calls():
     services.call_cancel(call_id=first.pk, reason="caller called back")
     unit.refresh_from_db()
     assert unit.status == "available"
-    engine.dispatch_waiting()
+    engine.dispatch_waiting(grace=NO_GRACE)
     assert [a.unit for a in active(waiting)] == [unit]
     first.refresh_from_db()
     assert first.status == "cancelled"
@@ -242,7 +245,7 @@ def test_operator_cancelled_assignment_reopens_the_need_with_another_unit():
     services.assignment_cancel(assignment_id=assignment.pk, reason="needed elsewhere")
     call.refresh_from_db()
     assert call.status == "pending" and call.dispatch_requested_at is not None
-    engine.dispatch_waiting()
+    engine.dispatch_waiting(grace=NO_GRACE)
     assert [x.unit for x in active(call)] == [b]
     a.refresh_from_db()
     assert a.status == "available"
@@ -254,12 +257,12 @@ def test_call_without_location_waits_and_is_dispatched_once_located():
     UnitFactory(service="medical", capabilities=["als"])
     call = new_call(lat=None)
     assert Event.objects.filter(type="alert.raised", call=call, data__kind="no_location").exists()
-    engine.dispatch_waiting()
+    engine.dispatch_waiting(grace=NO_GRACE)
     call.refresh_from_db()
     assert call.unmet_needs[0]["reason"] == "no_location" and active(call) == []
     call_update(call_id=call.pk, actor=None, changes={},
                 location={"point": point(), "accuracy_m": 20, "source": "operator"})
-    engine.dispatch_waiting()
+    engine.dispatch_waiting(grace=NO_GRACE)
     assert len(active(call)) == 1
 
 
@@ -272,10 +275,10 @@ def test_possible_duplicate_is_held_until_released():
     second.refresh_from_db()
     assert second.hold_reason == "possible_duplicate"
     assert list(second.possible_duplicates.all()) == [first]
-    engine.dispatch_waiting()
+    engine.dispatch_waiting(grace=NO_GRACE)
     assert active(second) == []
     services.call_release(call_id=second.pk)
-    engine.dispatch_waiting()
+    engine.dispatch_waiting(grace=NO_GRACE)
     assert len(active(second)) == 1
 
 

@@ -166,3 +166,31 @@ def test_bad_track_window_is_a_400_naming_the_field(supervisor_client, unit_a, p
     response = supervisor_client.get(f"/api/v1/units/{unit_a.pk}/track/", params)
     assert response.status_code == 400
     assert field in response.json()
+
+
+def test_q_finds_a_reference_a_phone_or_words(supervisor_client):
+    now = timezone.now()
+    a = make_call(now, caller_phone="+77011234567", address="проспект Кабанбай батыра, 11")
+    b = make_call(now - timedelta(minutes=1), caller_phone="+77019876543", address="улица Кенесары, 40",
+                  description="запах газа в подъезде")
+    searches = {
+        a.reference.lower(): [a.reference],  # a reference, any case
+        "+7 701 123-45-67": [a.reference],  # a phone as it is dictated
+        "87019876543": [b.reference],  # with the trunk prefix
+        "6543": [b.reference],  # the last digits
+        "кенесары": [b.reference],  # words: address, description, caller name
+        "газа": [b.reference],
+        "11": [a.reference],  # short digits are words: a house number
+        "C-1999-000001": [],
+    }
+    for q, expected in searches.items():
+        assert refs(supervisor_client.get(CALLS, {"q": q})) == expected, q
+
+
+def test_q_words_are_literal_text_not_patterns(supervisor_client):
+    now = timezone.now()
+    a = make_call(now, address="ул. Абая (угол Иманова) 10+2", description="50% ожогов")
+    make_call(now - timedelta(minutes=1), address="ул Абая 10")
+    for q in ["ул. Абая", "(угол", "10+2", "50%", "ОЖОГОВ", "абая (УГОЛ"]:
+        assert refs(supervisor_client.get(CALLS, {"q": q})) == [a.reference], q
+    assert refs(supervisor_client.get(CALLS, {"q": "a.*"})) == []
