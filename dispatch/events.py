@@ -128,21 +128,24 @@ class _Publisher:
         self.queue.put(items)
 
     def _run(self):
-        asyncio.run(self._pump())
-
-    async def _pump(self):
+        # A daemon thread blocking on the queue, with a persistent loop of its own (the
+        # channel layer keeps its Redis pool per loop, so the connection is reused). No
+        # executor threads: those would keep a finishing process (a management command,
+        # a worker shutting down) from exiting.
+        loop = asyncio.new_event_loop()
         layer = get_channel_layer()
-        loop = asyncio.get_running_loop()
         while True:
-            batch = list(await loop.run_in_executor(None, self.queue.get))
+            batch = list(self.queue.get())
             while len(batch) < self.MAX_BATCH:
                 try:
                     batch.extend(self.queue.get_nowait())
                 except queue.Empty:
                     break
             try:
-                await asyncio.wait_for(
-                    layer.group_send(FEED_GROUP, {"type": "journal.events", "events": batch}), self.SEND_TIMEOUT_S
+                loop.run_until_complete(
+                    asyncio.wait_for(
+                        layer.group_send(FEED_GROUP, {"type": "journal.events", "events": batch}), self.SEND_TIMEOUT_S
+                    )
                 )
             except Exception:
                 log.warning("publishing %d events failed; consumers will read them from the journal", len(batch),

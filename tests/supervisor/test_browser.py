@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.browser.conftest import PASSWORD, browser, console_user, page, shot  # noqa: F401 (fixtures)
+from tests.browser.conftest import PASSWORD, console_user, shot
 from tests.conftest import point
 from tests.factories import UnitFactory
 
