@@ -368,22 +368,36 @@ class MeView(APIView):
         })
 
 
+class PositionReportOut(serializers.Serializer):
+    unit = serializers.IntegerField()
+    accepted = serializers.IntegerField(help_text="Fixes stored in the unit's history.")
+    applied = serializers.BooleanField(help_text="False when the newest fix was older than the stored one.")
+
+
+def validate_fixes(payload):
+    """One fix or a list of them → validated fixes; raises ValidationError (400) otherwise.
+
+    Shared with the ASGI fast path (units/ingest.py) that serves this endpoint in production.
+    """
+    many = isinstance(payload, list)
+    if many and not 1 <= len(payload) <= MAX_BATCH:
+        raise serializers.ValidationError({"non_field_errors": [f"Send between 1 and {MAX_BATCH} fixes."]})
+    data = FixIn(data=payload, many=many)
+    data.is_valid(raise_exception=True)
+    return data.validated_data if many else [data.validated_data]
+
+
 class MeLocationView(APIView):
+    """POST one fix or a list (an offline phone's buffer). Under the ASGI server this path is
+    answered by units.ingest.PositionIngest with the same validation and SQL; this view serves
+    the test client, the WSGI entry point and the schema."""
+
     permission_classes = [IsResponder]
 
-    @extend_schema(request=FixIn(many=True), responses={200: UnitSerializer})
+    @extend_schema(request=FixIn(many=True), responses={200: PositionReportOut})
     def post(self, request):
-        payload = request.data
-        many = isinstance(payload, list)
-        if many and not 1 <= len(payload) <= MAX_BATCH:
-            raise serializers.ValidationError({"non_field_errors": [f"Send between 1 and {MAX_BATCH} fixes."]})
-        data = FixIn(data=payload, many=many)
-        data.is_valid(raise_exception=True)
-        fixes = data.validated_data if many else [data.validated_data]
-        for fix in fixes:
-            fix["point"] = point_from(fix)
-        unit = unit_services.unit_report_positions(unit_id=responder_unit(request.user).pk, fixes=fixes)
-        return Response(UnitSerializer(unit).data)
+        fixes = validate_fixes(request.data)
+        return Response(unit_services.unit_report_positions(unit_id=responder_unit(request.user).pk, fixes=fixes))
 
 
 class StatusIn(serializers.Serializer):

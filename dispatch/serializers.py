@@ -134,17 +134,17 @@ class UnitSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ActiveAssignmentRefSerializer(allow_null=True))
     def get_active_assignment(self, unit):
-        assignment = (
-            Assignment.objects.filter(unit=unit, status__in=AssignmentStatus.ACTIVE).select_related("call").first()
+        # Plain values: this runs for every unit event and position report, and building
+        # the whole call (with its geography) just for a reference costs milliseconds.
+        row = (
+            Assignment.objects.filter(unit_id=unit.pk, status__in=AssignmentStatus.ACTIVE)
+            .values("id", "call_id", "call__reference", "status")
+            .first()
         )
-        if assignment is None:
+        if row is None:
             return None
-        return {
-            "id": assignment.id,
-            "call": assignment.call_id,
-            "call_reference": assignment.call.reference,
-            "status": assignment.status,
-        }
+        return {"id": row["id"], "call": row["call_id"], "call_reference": row["call__reference"],
+                "status": row["status"]}
 
 
 class EventSerializer(serializers.ModelSerializer):

@@ -1,14 +1,16 @@
 """Units: the fleet register, device tokens and position reports."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from dispatch.events import record_event
 
-from .models import Unit, UnitPosition
+from .models import Unit
 
 # Position-only changes reach the journal at most this often per unit (SPEC).
 POSITION_PUBLISH_INTERVAL_S = 1.0
@@ -56,57 +58,78 @@ def unit_issue_token(*, unit_id, actor):
     return token.key
 
 
+# The two statements of a position report, shared by the Django path below and the ASGI
+# fast path (units/ingest.py), so both apply exactly the same rules.
+HISTORY_SQL = """
+    INSERT INTO units_unitposition (unit_id, location, accuracy_m, heading, speed_mps, recorded_at, received_at)
+    SELECT %(id)s, ST_SetSRID(ST_MakePoint(f.lon, f.lat), 4326)::geography, f.acc, f.heading, f.speed, f.at, %(now)s
+    FROM unnest(%(lons)s::float8[], %(lats)s::float8[], %(accs)s::float8[], %(headings)s::float8[],
+                %(speeds)s::float8[], %(ats)s::timestamptz[]) AS f(lon, lat, acc, heading, speed, at)
+"""
+# One conditional UPDATE does the whole live-row change: it applies only a newer fix,
+# keeps the stored point (binary-equal, so the update can stay HOT) when the unit moved
+# less than UNIT_POSITION_MIN_MOVE_M, and claims the once-a-second journal slot
+# (coalescing, SPEC) so that concurrent reports cannot both publish.
+LIVE_UPDATE_SQL = """
+    UPDATE units_unit SET
+        location = CASE WHEN location IS NOT NULL
+                         AND ST_DWithin(location, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography,
+                                        %(min_move)s)
+                        THEN location ELSE ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography END,
+        location_accuracy_m = %(acc)s, heading = %(heading)s, speed_mps = %(speed)s,
+        location_recorded_at = %(at)s,
+        position_published_at = CASE
+            WHEN position_published_at IS NULL OR position_published_at <= %(due)s THEN %(now)s
+            ELSE position_published_at END
+    WHERE id = %(id)s AND (location_recorded_at IS NULL OR location_recorded_at < %(at)s)
+    RETURNING position_published_at = %(now)s
+"""
+
+
+def position_report_params(unit_id, fixes, now):
+    """Parameters for HISTORY_SQL and LIVE_UPDATE_SQL from validated fixes."""
+    newest = max(fixes, key=lambda f: f["recorded_at"])
+    history = {
+        "id": unit_id, "now": now,
+        "lons": [f["lon"] for f in fixes], "lats": [f["lat"] for f in fixes],
+        "accs": [f.get("accuracy_m") for f in fixes], "headings": [f.get("heading") for f in fixes],
+        "speeds": [f.get("speed_mps") for f in fixes], "ats": [f["recorded_at"] for f in fixes],
+    }
+    live = {
+        "id": unit_id, "now": now, "lon": newest["lon"], "lat": newest["lat"],
+        "min_move": settings.UNIT_POSITION_MIN_MOVE_M, "acc": newest.get("accuracy_m"),
+        "heading": newest.get("heading"), "speed": newest.get("speed_mps"), "at": newest["recorded_at"],
+        "due": now - timedelta(seconds=POSITION_PUBLISH_INTERVAL_S),
+    }
+    return history, live
+
+
+def position_report_result(unit_id, accepted, publish_claimed):
+    """What a device gets back (both paths): small, since phones send this every few seconds."""
+    return {"unit": unit_id, "accepted": accepted, "applied": publish_claimed is not None}
+
+
 def unit_report_positions(*, unit_id, fixes):
     """Store every fix as history; move the live position to the newest one if it is newer.
 
     Phones retry and reorder: a fix older than the stored one never moves the unit back.
-    A move of less than UNIT_POSITION_MIN_MOVE_M only refreshes the timestamp (a HOT
-    update of unindexed columns); the journal hears of a unit's position at most once
-    a second.
+    Returns position_report_result(...).
     """
     if not fixes:
         return None
     now = timezone.now()
-    newest = max(fixes, key=lambda f: f["recorded_at"])
+    history, live = position_report_params(unit_id, fixes, now)
     with transaction.atomic():
-        UnitPosition.objects.bulk_create(
-            [
-                UnitPosition(
-                    unit_id=unit_id, location=f["point"], accuracy_m=f.get("accuracy_m"), heading=f.get("heading"),
-                    speed_mps=f.get("speed_mps"), recorded_at=f["recorded_at"], received_at=now,
-                )
-                for f in fixes
-            ]
-        )
-        unit = Unit.objects.select_for_update(of=("self",)).get(pk=unit_id)
-        if unit.location_recorded_at is not None and newest["recorded_at"] <= unit.location_recorded_at:
-            return unit
-        moved = unit.location is None or _metres(unit.location, newest["point"]) >= settings.UNIT_POSITION_MIN_MOVE_M
-        fields = ["location_accuracy_m", "heading", "speed_mps", "location_recorded_at"]
-        if moved:
-            unit.location = newest["point"]
-            fields.append("location")
-        unit.location_accuracy_m = newest.get("accuracy_m")
-        unit.heading = newest.get("heading")
-        unit.speed_mps = newest.get("speed_mps")
-        unit.location_recorded_at = newest["recorded_at"]
-        publish = unit.position_published_at is None or (
-            (now - unit.position_published_at).total_seconds() >= POSITION_PUBLISH_INTERVAL_S
-        )
-        if publish:
-            unit.position_published_at = now
-            fields.append("position_published_at")
-        unit.save(update_fields=fields)
-        if publish:
-            record_event("unit.updated", unit=unit, summary="position")
-        return unit
+        with connection.cursor() as cur:
+            cur.execute(HISTORY_SQL, history)
+            cur.execute(LIVE_UPDATE_SQL, live)
+            row = cur.fetchone()
+        if row is not None and row[0]:
+            record_event("unit.updated", unit=Unit.objects.get(pk=unit_id), summary="position")
+    return position_report_result(unit_id, len(fixes), row)
 
 
-def _metres(a, b):
-    """Approximate ground distance between two lon/lat points (equirectangular; fine below 1 km)."""
-    import math
-
-    lat = math.radians((a.y + b.y) / 2)
-    dx = math.radians(b.x - a.x) * math.cos(lat)
-    dy = math.radians(b.y - a.y)
-    return 6_371_000 * math.hypot(dx, dy)
+def unit_publish_position(*, unit_id):
+    """The journal row of a position change already committed by the ASGI fast path."""
+    with transaction.atomic():
+        record_event("unit.updated", unit=Unit.objects.get(pk=unit_id), summary="position")

@@ -144,7 +144,7 @@ def test_position_only_updates_reach_the_journal_at_most_once_a_second_per_unit(
     unit = UnitFactory(service="police", location_recorded_at=timezone.now() - timezone.timedelta(minutes=1))
     base = timezone.now() - timezone.timedelta(seconds=30)
     for i in range(20):
-        fix = {"point": point(51.128 + i * 0.001, 71.43), "accuracy_m": 5,
+        fix = {"lat": 51.128 + i * 0.001, "lon": 71.43, "accuracy_m": 5,
                "recorded_at": base + timezone.timedelta(seconds=i)}
         unit_report_positions(unit_id=unit.pk, fixes=[fix])
     assert Event.objects.filter(unit=unit, type="unit.updated", summary="position").count() == 1

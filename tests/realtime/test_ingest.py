@@ -1,0 +1,70 @@
+"""The ASGI fast path for position reports answers exactly like the Django view."""
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from django.utils import timezone
+
+from dispatch.models import Event
+from tests.conftest import client_for, crew
+from tests.factories import UnitFactory
+
+pytestmark = pytest.mark.realtime
+
+URL = "/api/v1/me/location/"
+
+
+def post_raw(port, body, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{URL}", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def test_fast_path_and_django_view_agree_on_every_case(asgi_server, operator):
+    unit = UnitFactory(service="police", location_recorded_at=timezone.now() - timezone.timedelta(minutes=2))
+    device = crew(unit)
+    unit.refresh_from_db()
+    token = unit.user.auth_token.key
+    now = timezone.now()
+
+    def fix(seconds, lat=51.13):
+        return {"lat": lat, "lon": 71.43, "accuracy_m": 5, "recorded_at": (now - timezone.timedelta(seconds=seconds)).isoformat()}
+
+    cases = [
+        ("single fix", json.dumps(fix(30)).encode(), token),
+        ("batch", json.dumps([fix(20), fix(10, 51.14)]).encode(), token),
+        ("older fix", json.dumps(fix(60)).encode(), token),
+        ("empty batch", b"[]", token),
+        ("latitude out of range", json.dumps({**fix(5), "lat": 95}).encode(), token),
+        ("NaN string", json.dumps({**fix(5), "lat": "NaN"}).encode(), token),
+        ("missing recorded_at", json.dumps({"lat": 51.1, "lon": 71.4}).encode(), token),
+        ("not an object", b'"hello"', token),
+        ("no token", json.dumps(fix(5)).encode(), None),
+        ("bad token", json.dumps(fix(5)).encode(), "nope"),
+        ("operator token", json.dumps(fix(5)).encode(), operator.auth_token.key),
+    ]
+    for name, body, tok in cases:
+        fast_status, fast_body = post_raw(asgi_server.port, body, tok)
+        client = client_for(token=tok) if tok else client_for()
+        view = client.generic("POST", URL, body, content_type="application/json")
+        assert fast_status == view.status_code, name
+        if fast_status == 200:
+            assert fast_body.keys() == view.json().keys(), name
+        else:
+            assert set(fast_body) == set(view.json()), (name, fast_body, view.json())
+    for body in (b'{"lat": NaN, "lon": 1}', b"{broken", b"x" * (2 * 1024 * 1024)):
+        status, _ = post_raw(asgi_server.port, body, token)
+        assert status in (400, 413)
+    unit.refresh_from_db()
+    assert unit.location.y == pytest.approx(51.14)  # the newest fix of the batch, never the older one
+    assert unit.positions.count() >= 4
+    assert Event.objects.filter(unit=unit, type="unit.updated", summary="position").exists()
+    assert device  # the crew client is the one the token belongs to
