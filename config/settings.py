@@ -236,6 +236,8 @@ MAP_TILE_ATTRIBUTION = os.environ.get(
 # Supervisors' statistics: the centre's processing target (NFPA 1225: 90 % within 60 s).
 STATS_DISPATCH_TARGET_S = _setting("STATS_DISPATCH_TARGET_S", float, 60.0, lambda v: v > 0)
 STATS_DISPATCH_TARGET_SHARE = _setting("STATS_DISPATCH_TARGET_SHARE", float, 0.9, lambda v: 0 < v <= 1)
+# This centre's identifier inside NENA EIDO documents (supervisors' export).
+EIDO_AGENCY_ID = os.environ.get("EIDO_AGENCY_ID", "112-dispatch.invalid")
 # A websocket client further behind than this many events is told to refetch state.
 FEED_MAX_REPLAY = _setting("FEED_MAX_REPLAY", int, 20_000, lambda v: v > 0)
 

@@ -32,6 +32,8 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["ack_deadline"], name="assignment_ack_deadline_idx", condition=Q(status="assigned")),
             models.Index(fields=["call", "status"], name="assignment_call_idx"),
+            # History filtered by unit: an index-only lookup of the unit's calls.
+            models.Index(fields=["unit", "call"], name="assignment_unit_call_idx"),
         ]
         constraints = [
             # The database itself forbids two active assignments of one unit.

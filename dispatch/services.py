@@ -312,7 +312,8 @@ def unit_set_status(*, unit_id, status, actor=None):
             )
         now = timezone.now()
         _set_unit_status(unit, status, now)
-        record_event("unit.updated", unit=unit, actor=actor, summary=f"crew set {status}")
+        by = "crew" if actor is not None and getattr(actor, "unit", None) == unit else "supervisor"
+        record_event("unit.updated", unit=unit, actor=actor, summary=f"{by} set {status}")
     if status == UnitStatus.AVAILABLE:
         request_dispatch_waiting()
     return unit
