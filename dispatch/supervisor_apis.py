@@ -24,7 +24,7 @@ from units.models import Unit
 from . import selectors, services
 from .access import IsSupervisor
 from .filters import CallFilter
-from .serializers import UnitRefSerializer, UnitSerializer
+from .serializers import UnitLocationOutSerializer, UnitRefSerializer, UnitSerializer
 from .transitions import UnitStatus
 
 # --- CSV export ----------------------------------------------------------------------------------
@@ -179,13 +179,8 @@ class TrackQuery(serializers.Serializer):
         return {"from": start, "to": end}
 
 
-class TrackPointOut(serializers.Serializer):
-    lat = serializers.FloatField()
-    lon = serializers.FloatField()
-    accuracy_m = serializers.FloatField(allow_null=True)
-    heading = serializers.FloatField(allow_null=True)
-    speed_mps = serializers.FloatField(allow_null=True)
-    recorded_at = serializers.DateTimeField()
+# A track point has the shape of a unit's live location.
+TrackPointOut = UnitLocationOutSerializer
 
 
 class TrackOut(serializers.Serializer):

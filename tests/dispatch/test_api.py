@@ -251,3 +251,43 @@ def test_position_reports_never_move_a_unit_back(unit_a):
     for bad in ({"lat": 95, "lon": 1, "recorded_at": now.isoformat()}, {"lat": 51, "lon": 71}, [],
                 {"lat": "NaN", "lon": 71, "recorded_at": now.isoformat()}):
         assert client.post("/api/v1/me/location/", bad, format="json").status_code == 400
+
+
+def test_a_crews_whole_day_through_the_rest_api(operator_client, supervisor_client):
+    from django.utils import timezone
+
+    from dispatch import engine
+
+    unit = supervisor_client.post("/api/v1/units/", {"callsign": "A-77", "service": "medical",
+                                                     "capabilities": ["als"]}, format="json").json()
+    assert unit["status"] == "out_of_service" and unit["location"] is None
+    token = supervisor_client.post(f"/api/v1/units/{unit['id']}/token/").json()["token"]
+    phone = client_for_token(token)
+    assert phone.post("/api/v1/me/status/", {"status": "available"}, format="json").json()["status"] == "available"
+    fix = {"lat": 51.129, "lon": 71.431, "accuracy_m": 8, "recorded_at": timezone.now().isoformat()}
+    assert phone.post("/api/v1/me/location/", fix, format="json").json()["applied"] is True
+    call = operator_client.post(CALLS, VALID, format="json").json()
+    engine.dispatch_call(call["id"])
+    me = phone.get("/api/v1/me/").json()
+    assignment = me["assignment"]
+    assert me["unit"]["status"] == "dispatched" and me["call"]["id"] == call["id"]
+    url = f"/api/v1/assignments/{assignment['id']}"
+    assert phone.post(f"{url}/acknowledge/").json()["status"] == "acknowledged"
+    assert phone.get("/api/v1/me/").json()["unit"]["status"] == "en_route"
+    assert phone.post(f"{url}/arrive/").json()["status"] == "on_scene"
+    assert operator_client.get(f"{CALLS}{call['id']}/").json()["status"] == "on_scene"
+    assert phone.post(f"{url}/clear/", {"transporting": True}, format="json").json()["status"] == "cleared"
+    assert phone.get("/api/v1/me/").json()["unit"]["status"] == "transporting"
+    assert phone.post("/api/v1/me/status/", {"status": "available"}, format="json").json()["status"] == "available"
+    closed = operator_client.post(f"{CALLS}{call['id']}/close/", {"disposition": "transported"}, format="json")
+    assert closed.json()["status"] == "closed"
+    assert phone.post("/api/v1/me/status/", {"status": "out_of_service"}, format="json").json()["status"] == \
+        "out_of_service"
+    timeline = [e["summary"] for e in operator_client.get(f"{CALLS}{call['id']}/timeline/").json()]
+    assert any("acknowledged" in s for s in timeline) and any("on scene" in s for s in timeline)
+
+
+def client_for_token(token):
+    from tests.conftest import client_for
+
+    return client_for(token=token)
