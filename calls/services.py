@@ -200,8 +200,9 @@ def _recent_aml_fix(call):
         return None
     from .models import AmlMessage
 
+    lock_caller_number(call.caller_phone)
     recent = (
-        AmlMessage.objects.filter(
+        AmlMessage.objects.select_for_update().filter(
             msisdn=call.caller_phone, accepted=True, call__isnull=True,
             received_at__gte=timezone.now() - timedelta(minutes=10),
         )
@@ -232,6 +233,18 @@ def normalize_phone(raw):
 AML_MATCH_WINDOW = timedelta(minutes=10)
 
 
+def lock_caller_number(number):
+    """Serialise, per caller number, a call's intake with that number's AML messages.
+
+    Each side looks for the other's committed rows; without this, a fix stored while the
+    call is being created (and vice versa) would be attached to neither.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"aml:{number}"])
+
+
 def aml_receive(*, msisdn, message, actor=None):
     """Store an AML message and, when it parses, put its fix on the caller's open call.
 
@@ -251,6 +264,7 @@ def aml_receive(*, msisdn, message, actor=None):
     number = normalize_phone(fix.msisdn or msisdn)
     now = timezone.now()
     with transaction.atomic():
+        lock_caller_number(number)
         aml = AmlMessage.objects.create(
             msisdn=number, raw=message, accepted=True,
             parsed={"version": fix.version, "positioning": fix.positioning, "confidence": fix.confidence,

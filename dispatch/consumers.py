@@ -81,7 +81,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         return since if since >= 0 else None
 
     async def disconnect(self, code):
-        if self.heartbeat:
+        if self.heartbeat and self.heartbeat is not asyncio.current_task():
             self.heartbeat.cancel()
         await self.channel_layer.group_discard(FEED_GROUP, self.channel_name)
 
@@ -117,12 +117,19 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                     return
 
     async def _heartbeat(self):
-        try:
-            while True:
-                await asyncio.sleep(HEARTBEAT_S)
+        failures = 0
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
                 await self.channel_layer.group_add(FEED_GROUP, self.channel_name)
                 await self.catch_up()
-        except asyncio.CancelledError:
-            pass
-        except Exception:  # a Redis blip: the next connect or message recovers
-            log.warning("heartbeat failed", exc_info=True)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a Redis or database blip: try again next beat
+                failures += 1
+                log.warning("heartbeat failed (%d in a row)", failures, exc_info=True)
+                if failures >= 4:
+                    # Let the client reconnect and resume from its last id.
+                    await self.close(code=1011)
+                    return

@@ -90,8 +90,9 @@ def _after_assignment_change(call, now, actor, reopen=False):
 def assignment_acknowledge(*, assignment_id, actor=None):
     with transaction.atomic():
         call, unit, assignment = _lock_assignment(assignment_id)
-        if not check_transition(ASSIGNMENT_TRANSITIONS, "assignment", assignment.status, AssignmentStatus.ACKNOWLEDGED):
-            return assignment
+        if assignment.acknowledged_at is not None:
+            return assignment  # already acknowledged (maybe arrived since): a phone's retry
+        check_transition(ASSIGNMENT_TRANSITIONS, "assignment", assignment.status, AssignmentStatus.ACKNOWLEDGED)
         now = timezone.now()
         assignment.status = AssignmentStatus.ACKNOWLEDGED
         assignment.acknowledged_at = now
@@ -118,8 +119,8 @@ def assignment_arrive(*, assignment_id, actor=None):
     """On scene. A crew that arrives without having pressed 'acknowledge' acknowledges too."""
     with transaction.atomic():
         call, unit, assignment = _lock_assignment(assignment_id)
-        if assignment.status == AssignmentStatus.ON_SCENE:
-            return assignment
+        if assignment.on_scene_at is not None:
+            return assignment  # already arrived (maybe cleared since): a phone's retry
         now = timezone.now()
         if assignment.status == AssignmentStatus.ASSIGNED:
             assignment.status = AssignmentStatus.ACKNOWLEDGED
@@ -227,10 +228,13 @@ def _end_call(call, new_status, now, actor, summary):
     """Free every unit of a call that is ending; on-scene crews are cleared, others cancelled."""
     check_transition(CALL_TRANSITIONS, "call", call.status, new_status)
     active = list(call.assignments.filter(status__in=AssignmentStatus.ACTIVE).order_by("unit_id"))
+    # Every row lock first (units in id order, then their assignments), and only then the
+    # writes and journal rows: record_event takes the journal lock, and waiting for a unit
+    # row while holding it would deadlock with anyone who holds that unit and records.
+    locked = [(_lock(Unit, a.unit_id), a) for a in active]
+    locked = [(unit, _lock(Assignment, a.pk)) for unit, a in locked]
     freed = False
-    for assignment in active:
-        unit = _lock(Unit, assignment.unit_id)
-        assignment = _lock(Assignment, assignment.pk)
+    for unit, assignment in locked:
         end = AssignmentStatus.CLEARED if assignment.status == AssignmentStatus.ON_SCENE else AssignmentStatus.CANCELLED
         freed |= _end_assignment(call, unit, assignment, end, now, actor, f"call {new_status}")
     call.status = new_status

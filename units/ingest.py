@@ -51,7 +51,11 @@ class PositionIngest:
                 f"host={db['HOST'] or '127.0.0.1'} port={db['PORT'] or 5432} dbname={db['NAME']} "
                 f"user={db['USER']} password={db['PASSWORD']}"
             )
-            self.pool = AsyncConnectionPool(conninfo, min_size=1, max_size=4, open=False, timeout=10)
+            # autocommit: the auth query must not open a transaction around the store, or
+            # `conn.transaction()` becomes a savepoint and the commit (and the unit row
+            # lock) would outlive the journal publish below.
+            self.pool = AsyncConnectionPool(conninfo, min_size=1, max_size=4, open=False, timeout=10,
+                                            kwargs={"autocommit": True})
             await self.pool.open()
         return self.pool
 
@@ -86,20 +90,22 @@ class PositionIngest:
                 fixes = _validate(payload)
             except ValidationError as exc:
                 return await _respond(send, 400, exc.detail)
-            result = await self._store(conn, unit_id, fixes)
-        return await _respond(send, 200, result)
-
-    async def _store(self, conn, unit_id, fixes):
-        from units.services import HISTORY_SQL, LIVE_UPDATE_SQL, position_report_params, position_report_result
-
-        now = timezone.now()
-        history, live = position_report_params(unit_id, fixes, now)
-        async with conn.transaction():
-            await conn.execute(HISTORY_SQL, history)
-            row = await (await conn.execute(LIVE_UPDATE_SQL, live)).fetchone()
+            row = await self._store(conn, unit_id, fixes)
+        # Committed and the connection returned: only now the journal row (which takes the
+        # journal lock, so it must never wait while this request holds the unit row).
         if row is not None and row[0]:
             await _publish_position(unit_id=unit_id)
-        return position_report_result(unit_id, len(fixes), row)
+        from units.services import position_report_result
+
+        return await _respond(send, 200, position_report_result(unit_id, len(fixes), row))
+
+    async def _store(self, conn, unit_id, fixes):
+        from units.services import HISTORY_SQL, LIVE_UPDATE_SQL, position_report_params
+
+        history, live = position_report_params(unit_id, fixes, timezone.now())
+        async with conn.transaction():
+            await conn.execute(HISTORY_SQL, history)
+            return await (await conn.execute(LIVE_UPDATE_SQL, live)).fetchone()
 
 
 def _validate(payload):

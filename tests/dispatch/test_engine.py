@@ -13,6 +13,7 @@ from dispatch.errors import TransitionNotAllowed, UnitBusy
 from dispatch.models import Assignment, Event
 from tests.conftest import point
 from tests.factories import UnitFactory
+from units.models import Unit
 
 pytestmark = pytest.mark.django_db
 
@@ -310,3 +311,30 @@ def test_call_reference_is_human_and_unique():
     year = timezone.localtime(call.received_at).year
     assert call.reference == f"C-{year}-{call.pk:06d}"
     assert Call.objects.get(reference=call.reference) == call
+
+
+def test_repeated_milestones_from_a_retrying_phone_are_no_ops():
+    UnitFactory(service="medical", capabilities=["als"])
+    call = new_call()
+    engine.dispatch_call(call.pk)
+    (assignment,) = active(call)
+    services.assignment_acknowledge(assignment_id=assignment.pk)
+    services.assignment_arrive(assignment_id=assignment.pk)
+    assert services.assignment_acknowledge(assignment_id=assignment.pk).status == "on_scene"
+    services.assignment_clear(assignment_id=assignment.pk)
+    assert services.assignment_arrive(assignment_id=assignment.pk).status == "cleared"
+    assert services.assignment_acknowledge(assignment_id=assignment.pk).status == "cleared"
+
+
+def test_closing_a_call_with_several_units_frees_them_all():
+    for i in range(3):
+        UnitFactory(service="fire", location=point(51.128 + i * 0.001, 71.43))
+    UnitFactory(service="medical")
+    call = new_call("building_fire")
+    engine.dispatch_call(call.pk)
+    (first, *_rest) = active(call)
+    services.assignment_arrive(assignment_id=first.pk)
+    services.call_close(call_id=call.pk, disposition="resolved")
+    statuses = sorted(Assignment.objects.filter(call=call).values_list("status", flat=True))
+    assert statuses == ["cancelled", "cancelled", "cleared"]
+    assert not Unit.objects.exclude(status="available").exists()

@@ -66,5 +66,7 @@ def test_fast_path_and_django_view_agree_on_every_case(asgi_server, operator):
     unit.refresh_from_db()
     assert unit.location.y == pytest.approx(51.14)  # the newest fix of the batch, never the older one
     assert unit.positions.count() >= 4
-    assert Event.objects.filter(unit=unit, type="unit.updated", summary="position").exists()
+    # The journal row is written after the report committed: it carries the new position.
+    first = Event.objects.filter(unit=unit, type="unit.updated", summary="position").order_by("id").first()
+    assert first.data["location"]["lat"] == pytest.approx(51.13)
     assert device  # the crew client is the one the token belongs to
