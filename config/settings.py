@@ -39,6 +39,11 @@ def _bool(raw):
 
 DEBUG = _setting("DEBUG", _bool, False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+# `make run` / `make test` generate a private key file; a bare `manage.py` in the same
+# checkout reads it, so developers' commands work without exporting anything.
+_key_file = Path(os.environ.get("SECRET_KEY_FILE", BASE_DIR / ".run" / "secret_key"))
+if not SECRET_KEY and _key_file.is_file():
+    SECRET_KEY = _key_file.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set in the environment (or DEBUG=true for development).")

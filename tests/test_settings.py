@@ -34,7 +34,7 @@ def test_bad_value_stops_start_up_naming_the_variable(name, value):
 
 
 def test_missing_secret_key_outside_debug_is_refused():
-    result = _start(DEBUG="false", SECRET_KEY="")
+    result = _start(DEBUG="false", SECRET_KEY="", SECRET_KEY_FILE="/nonexistent/secret_key")
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
 
