@@ -79,7 +79,7 @@ def _apply_location(call, location, address):
         found = geocode_address(address) if address.strip() else None
         if found is None:
             return "address_not_found"
-        call.location, call.location_accuracy_m, label = found
+        call.location, call.location_accuracy_m, _label = found
         call.location_source = LocationSource.ADDRESS
     return None
 

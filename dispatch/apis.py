@@ -333,10 +333,7 @@ class UnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 # --- the crew's own unit ---------------------------------------------------------------------------
 
 
-class FixIn(serializers.Serializer):
-    lat = FiniteFloatField(min_value=-90, max_value=90)
-    lon = FiniteFloatField(min_value=-180, max_value=180)
-    accuracy_m = FiniteFloatField(min_value=0, max_value=100_000, required=False, allow_null=True)
+class FixIn(LocationInSerializer):
     heading = FiniteFloatField(min_value=0, max_value=360, required=False, allow_null=True)
     speed_mps = FiniteFloatField(min_value=0, max_value=150, required=False, allow_null=True)
     recorded_at = serializers.DateTimeField()

@@ -126,7 +126,7 @@ def _lock_call(call_id):
     )
 
 
-def refresh_call_status(call, now, actor=None):
+def refresh_call_status(call, now):
     """Derive pending/dispatched/on_scene from the assignments (SPEC state machine).
 
     Returns True if the call row changed. The caller holds the call's lock and saves.

@@ -174,9 +174,6 @@ class LocationInSerializer(serializers.Serializer):
     lon = FiniteFloatField(min_value=-180, max_value=180)
     accuracy_m = FiniteFloatField(min_value=0, max_value=100_000, required=False, allow_null=True)
 
-    def to_point(self):
-        return Point(self.validated_data["lon"], self.validated_data["lat"], srid=4326)
-
 
 def point_from(validated):
     """A GEOS point from a validated LocationInSerializer dict."""

@@ -224,7 +224,7 @@ def call_release(*, call_id, actor=None):
         return call
 
 
-def _end_call(call, new_status, now, actor, summary):
+def _end_call(call, new_status, now, actor):
     """Free every unit of a call that is ending; on-scene crews are cleared, others cancelled."""
     check_transition(CALL_TRANSITIONS, "call", call.status, new_status)
     active = list(call.assignments.filter(status__in=AssignmentStatus.ACTIVE).order_by("unit_id"))
@@ -252,7 +252,7 @@ def call_close(*, call_id, disposition, notes="", actor=None):
         if disposition not in Disposition.values:
             raise InvalidOperation(f"Unknown disposition {disposition!r}.")
         now = timezone.now()
-        freed = _end_call(call, CallStatus.CLOSED, now, actor, "closed")
+        freed = _end_call(call, CallStatus.CLOSED, now, actor)
         call.disposition = disposition
         call.save()
         record_event("call.updated", call=call, actor=actor, summary=f"closed: {disposition} {notes}".strip())
@@ -267,7 +267,7 @@ def call_cancel(*, call_id, reason="", actor=None):
         if call.status == CallStatus.CANCELLED:
             return call
         now = timezone.now()
-        freed = _end_call(call, CallStatus.CANCELLED, now, actor, "cancelled")
+        freed = _end_call(call, CallStatus.CANCELLED, now, actor)
         call.disposition = Disposition.CANCELLED
         call.save()
         record_event("call.updated", call=call, actor=actor, summary=f"cancelled {reason}".strip())
@@ -289,7 +289,7 @@ def call_merge(*, call_id, into_id, actor=None):
         if into.status not in CallStatus.OPEN:
             raise InvalidOperation(f"Call {into.reference} is {into.status}; merge into an open call.")
         now = timezone.now()
-        freed = _end_call(call, CallStatus.MERGED, now, actor, "merged")
+        freed = _end_call(call, CallStatus.MERGED, now, actor)
         call.merged_into = into
         call.disposition = Disposition.DUPLICATE
         call.save()
