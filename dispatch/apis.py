@@ -17,7 +17,7 @@ from calls.models import Call, Channel, Disposition, IncidentType, LocationSourc
 from units import services as unit_services
 from units.models import Unit
 
-from . import services
+from . import selectors, services
 from .access import IsOperator, IsResponder, IsSupervisor, responder_unit
 from .events import event_message
 from .filters import CallFilter, UnitFilter
@@ -122,6 +122,13 @@ class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     def get_queryset(self):
         return call_queryset()
+
+    def list(self, request):
+        # The history page: plain rows, not serializer objects over model instances (see
+        # selectors.call_list_representation; held equal to CallSerializer by a test).
+        calls = self.filter_queryset(Call.objects.all())
+        page = self.paginate_queryset(selectors.call_list_rows(calls))
+        return self.get_paginated_response(selectors.call_list_representation(page))
 
     @extend_schema(request=CallCreateIn, responses={201: CallSerializer})
     def create(self, request):

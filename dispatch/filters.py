@@ -6,7 +6,8 @@ import django_filters
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.geos import Point, Polygon
 from django.contrib.gis.measure import D
-from django.db.models import Exists, OuterRef, Q
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q
 from django.db.models.functions import Cast
 from rest_framework.exceptions import ValidationError
 
@@ -41,6 +42,15 @@ def parse_bbox(value, field="bbox"):
     box = Polygon.from_bbox((minlon, minlat, maxlon, maxlat))
     box.srid = 4326
     return box
+
+
+class _EqualsAny(Func):
+    """`lhs = ANY(array)` as a boolean for filter() (Django would parenthesise an ANY on the
+    right-hand side of a lookup into invalid SQL)."""
+
+    arg_joiner = " = ANY("
+    template = "(%(expressions)s))"
+    output_field = BooleanField()
 
 
 class CommaMultipleChoiceFilter(django_filters.BaseInFilter, django_filters.CharFilter):
@@ -118,8 +128,13 @@ class CallFilter(django_filters.FilterSet):
         return qs.filter(location__dwithin=(point, D(m=metres)))
 
     def filter_unit(self, qs, name, value):
-        # The unit's few thousand calls come from the assignment's unit index (IN is a semi-join).
-        return qs.filter(pk__in=Assignment.objects.filter(unit_id=value).values("call_id"))
+        # `id = ANY(ARRAY(the unit's call ids))`, not `id IN (subquery)`: PostgreSQL planned
+        # IN as a walk down the whole history probing each call for the unit (~15,000 probes,
+        # 45 ms, for a unit with 3,500 calls among 1,000,000; the full table for a unit that
+        # is rarely sent). The array is read from the (unit, call) index and its calls are
+        # fetched by primary key, so the cost is bounded by the unit's own history.
+        unit_calls = ArraySubquery(Assignment.objects.filter(unit_id=value).values("call_id"))
+        return qs.filter(_EqualsAny(F("pk"), unit_calls))
 
     def filter_bbox(self, qs, name, value):
         box = parse_bbox(value)

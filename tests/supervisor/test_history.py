@@ -194,3 +194,32 @@ def test_q_words_are_literal_text_not_patterns(supervisor_client):
     for q in ["ул. Абая", "(угол", "10+2", "50%", "ОЖОГОВ", "абая (УГОЛ"]:
         assert refs(supervisor_client.get(CALLS, {"q": q})) == [a.reference], q
     assert refs(supervisor_client.get(CALLS, {"q": "a.*"})) == []
+
+
+def test_history_pages_show_each_call_exactly_as_the_call_endpoint_does(supervisor_client, supervisor):
+    """The list is built from plain rows (selectors.call_list_representation) for speed;
+    every kind of call must come out field for field as CallSerializer writes it."""
+    unit, other = UnitFactory(service="medical"), UnitFactory(service="police")
+    now = timezone.now()
+    located = make_call(now, dispatch_s=12, on_scene_s=300, disposition="resolved", address="Кенесары 40",
+                        caller_phone="+77010000001", caller_name="Айгерим", description="боль в груди")
+    make_assignment(located, unit, after_s=5, status="declined")
+    make_assignment(located, other, after_s=12, ack_s=3, on_scene_s=200)
+    unlocated = make_call(now - timedelta(minutes=1), status="pending", location=None, accuracy_m=None,
+                          hold_reason="duplicate", unmet_needs=[{"service": "fire", "reason": "all_busy"}])
+    unlocated.possible_duplicates.add(located)
+    merged = make_call(now - timedelta(minutes=2), status="merged", disposition="duplicate", merged_into=located)
+    open_call = make_call(now - timedelta(minutes=3), status="dispatched", dispatch_s=7)
+    make_assignment(open_call, unit, after_s=7, status="assigned")
+
+    response = supervisor_client.get(CALLS, {"page_size": 10})
+    assert response.status_code == 200, response.content
+    listed = response.json()["results"]
+    assert [c["id"] for c in listed] == [located.pk, unlocated.pk, merged.pk, open_call.pk]
+    for item in listed:
+        single = supervisor_client.get(f"{CALLS}{item['id']}/")
+        assert single.status_code == 200
+        assert item == single.json()
+    assert listed[0]["location"] is not None and len(listed[0]["assignments"]) == 2
+    assert listed[1]["location"] is None and listed[1]["possible_duplicates"] == [located.pk]
+    assert listed[2]["merged_into"] == located.pk
