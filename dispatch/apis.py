@@ -127,8 +127,9 @@ class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         # The history page: plain rows, not serializer objects over model instances (see
         # selectors.call_list_representation; held equal to CallSerializer by a test).
         calls = self.filter_queryset(Call.objects.all())
-        page = self.paginate_queryset(selectors.call_list_rows(calls))
-        return self.get_paginated_response(selectors.call_list_representation(page))
+        with selectors.short_reads():
+            page = self.paginate_queryset(selectors.call_list_rows(calls))
+            return self.get_paginated_response(selectors.call_list_representation(page))
 
     @extend_schema(request=CallCreateIn, responses={201: CallSerializer})
     def create(self, request):

@@ -78,3 +78,42 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["call", "id"], name="event_call_idx"),
         ]
+
+
+class CallMetrics(models.Model):
+    """A call's response-time facts, written once when it ends (see dispatch/metrics.py):
+    statistics over months read these narrow rows, not every call's assignments."""
+
+    call = models.OneToOneField(Call, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    received_at = models.DateTimeField()
+    incident_type = models.ForeignKey("calls.IncidentType", on_delete=models.PROTECT, related_name="+", db_index=False)
+    priority = models.SmallIntegerField()
+    status = models.CharField(max_length=16)
+    disposition = models.CharField(max_length=32, blank=True)
+    channel = models.CharField(max_length=8)
+    # Seconds; NULL when the call never reached one end of the interval.
+    received_to_dispatch = models.FloatField(null=True)
+    dispatch_to_acknowledgement = models.FloatField(null=True)
+    acknowledgement_to_on_scene = models.FloatField(null=True)
+    received_to_on_scene = models.FloatField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["received_at"], name="callmetrics_received_idx")]
+
+
+class CallServiceMetrics(models.Model):
+    """Per ended call and service concerned (planned or sent): that service's first unit's
+    intervals and its first arrival."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="+", db_index=False)
+    service = models.CharField(max_length=16, choices=Service.choices)
+    received_at = models.DateTimeField()
+    sent = models.BooleanField()
+    received_to_dispatch = models.FloatField(null=True)
+    dispatch_to_acknowledgement = models.FloatField(null=True)
+    acknowledgement_to_on_scene = models.FloatField(null=True)
+    received_to_on_scene = models.FloatField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["received_at"], name="servicemetrics_received_idx")]
+        constraints = [models.UniqueConstraint(fields=["call", "service"], name="one_metrics_row_per_call_service")]

@@ -2,6 +2,7 @@
 NENA EIDO document, a unit's track. Writes live in services.py; nothing here changes a row.
 """
 
+from contextlib import contextmanager
 from datetime import timedelta
 from xml.etree import ElementTree as ET
 
@@ -11,9 +12,11 @@ from django.db import connection, transaction
 from django.db.models import F, FloatField, Func, OuterRef
 from django.utils import timezone
 
-from calls.models import Call, IncidentType, ResponsePlanLine
-from units.models import Unit, UnitPosition
+from calls.models import Call
+from units.models import UnitPosition
 
+from . import metrics
+from .metrics import INTERVALS
 from .models import Assignment, Event
 from .transitions import AssignmentStatus, CallStatus
 
@@ -91,6 +94,16 @@ _ASSIGNMENT_LIST_COLUMNS = (
     "id", "call_id", "unit_id", "unit__callsign", "unit__service", "status", "service", "capability", "distance_m",
     "reason", "assigned_at", "ack_deadline", "acknowledged_at", "on_scene_at", "cleared_at", "ended_at", "end_reason",
 )
+
+
+@contextmanager
+def short_reads():
+    """A transaction for a page's few short queries, without parallel workers: on two cores
+    launching one costs ~20 ms for a query that takes 5 ms alone (the map-area filter at
+    1,000,000 calls: 25 ms with a worker, 4.6 ms without)."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        yield
 
 
 def call_list_rows(queryset):
@@ -192,49 +205,23 @@ STATS_DEFAULT_DAYS = 7
 STATS_MAX_DAYS = 366
 PERCENTILES = (0.5, 0.9, 0.95)
 
-# The four intervals, per call (SPEC "time-to-dispatch" is received_to_dispatch and
-# "time-to-arrival" is received_to_on_scene):
-#   received_to_dispatch           call.dispatched_at − call.received_at (first active assignment)
-#   dispatch_to_acknowledgement    first assignment: acknowledged_at − assigned_at
-#   acknowledgement_to_on_scene    first assignment: on_scene_at − acknowledged_at
-#   received_to_on_scene           call.on_scene_at − call.received_at (first unit on scene)
-# The first assignment is the earliest one, whatever became of it: a declined or timed-out
-# first offer counts as "no acknowledgement" rather than being replaced by a later unit,
-# which would hide exactly the delay a supervisor looks for.
-INTERVALS = ("received_to_dispatch", "dispatch_to_acknowledgement", "acknowledgement_to_on_scene",
-             "received_to_on_scene")
-
-_CALLS_CTE = """
-c AS (
-    SELECT id, received_at, dispatched_at, on_scene_at, incident_type_id, priority, status, disposition, channel
-    FROM {call} WHERE received_at >= %(start)s AND received_at < %(end)s
-)"""
-
-# The assignments of those calls, with the unit's service. `= ANY(ARRAY(…))` makes it an
-# index lookup by call id; a plain join to `c` was planned as a hash join over the whole
-# assignment table (0.7 s per query at 1.4 M assignments).
-_ASSIGNMENTS_CTE = """,
-ca AS (
-    SELECT a.id, a.call_id, u.service, a.assigned_at, a.acknowledged_at, a.on_scene_at
-    FROM {assignment} a JOIN {unit} u ON u.id = a.unit_id
-    WHERE a.call_id = ANY (ARRAY(SELECT id FROM c))
-)"""
-
-# Per call: the four intervals in seconds and the local hour it was received.
-_INTERVALS_CTE = _CALLS_CTE + _ASSIGNMENTS_CTE + """,
-fa AS (
-    SELECT DISTINCT ON (call_id) call_id, assigned_at, acknowledged_at, on_scene_at
-    FROM ca ORDER BY call_id, assigned_at, id
+# The period's facts: the metrics rows of the calls that ended (dispatch/metrics.py) and,
+# measured now by the same SQL, the calls still open. `m` has one row per call, `sm` one per
+# call and service concerned.
+_PERIOD = (
+    "WITH c AS (SELECT " + metrics.CALL_COLUMNS + " FROM {call} WHERE status = ANY(%(open)s)"
+    " AND received_at >= %(start)s AND received_at < %(end)s),"
+    + metrics.MEASURE + """,
+m AS (
+    SELECT {m_cols} FROM {metrics} WHERE received_at >= %(start)s AND received_at < %(end)s
+    UNION ALL SELECT {m_cols} FROM call_m
 ),
-iv AS (
-    SELECT c.id,
-        EXTRACT(EPOCH FROM c.dispatched_at - c.received_at)::float8 AS received_to_dispatch,
-        EXTRACT(EPOCH FROM fa.acknowledged_at - fa.assigned_at)::float8 AS dispatch_to_acknowledgement,
-        EXTRACT(EPOCH FROM fa.on_scene_at - fa.acknowledged_at)::float8 AS acknowledgement_to_on_scene,
-        EXTRACT(EPOCH FROM c.on_scene_at - c.received_at)::float8 AS received_to_on_scene,
-        EXTRACT(HOUR FROM c.received_at AT TIME ZONE %(tz)s)::int AS hour
-    FROM c LEFT JOIN fa ON fa.call_id = c.id
-)"""
+sm AS (
+    SELECT {s_cols} FROM {service_metrics} WHERE received_at >= %(start)s AND received_at < %(end)s
+    UNION ALL SELECT {s_cols} FROM service_m
+)
+"""
+).format(**metrics.TABLES, m_cols=metrics.METRICS_COLUMNS, s_cols=metrics.SERVICE_METRICS_COLUMNS)
 
 
 def _percentile_columns(names):
@@ -269,26 +256,32 @@ def _target(within, n, target_s, target_share):
 def call_statistics(*, start, end, target_s=None, target_share=None, tz=None):
     """Counts and response-time percentiles of the calls received in [start, end).
 
-    All aggregation runs in PostgreSQL (percentile_cont … WITHIN GROUP, GROUPING SETS): the
-    period can hold tens of thousands of calls and none of them is loaded into Python.
+    All aggregation runs in PostgreSQL (percentile_cont … WITHIN GROUP, GROUPING SETS) over
+    the narrow per-call metrics rows (dispatch/metrics.py): a year is ~1,000,000 calls and
+    none of them is loaded into Python, nor are their assignments read again.
     The target is NFPA 1225's processing time: `target_share` of dispatched calls within
     `target_s` seconds from received to first dispatch (defaults 60 s, 90 %).
     """
     target_s = float(getattr(settings, "STATS_DISPATCH_TARGET_S", 60) if target_s is None else target_s)
     target_share = float(getattr(settings, "STATS_DISPATCH_TARGET_SHARE", 0.9) if target_share is None else target_share)
     tz = tz or settings.TIME_ZONE
-    tables = {"call": Call._meta.db_table, "assignment": Assignment._meta.db_table, "unit": Unit._meta.db_table,
-              "plan": ResponsePlanLine._meta.db_table, "type": IncidentType._meta.db_table}
-    params = {"start": start, "end": end, "tz": tz, "target": target_s, "percentiles": list(PERCENTILES)}
+    params = {"start": start, "end": end, "tz": tz, "target": target_s, "percentiles": list(PERCENTILES),
+              "open": list(CallStatus.OPEN)}
+    outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cur:
-        # The CTEs' row estimates are poor, so PostgreSQL thinks these queries costly and
-        # JIT-compiles them: 0.75 s of compiling for 0.1 s of work over a week of calls.
+        if outermost:
+            # One snapshot for the four statements: a call that ends meanwhile is counted
+            # once, either open (measured live) or ended (its metrics row), in every figure.
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        # Row estimates through the CTEs are poor, so PostgreSQL would JIT-compile these
+        # queries: 0.75 s of compiling for 0.1 s of work over a week of calls. A year of
+        # calls sorts ~1,000,000 values per percentile: in memory, not in temporary files.
         cur.execute("SET LOCAL jit = off")
+        cur.execute("SET LOCAL work_mem = '64MB'")
         # 1. The whole period.
         cur.execute(
-            "WITH " + _INTERVALS_CTE.format(**tables)
-            + f" SELECT {_percentile_columns(INTERVALS)}, count(*),"
-              " count(*) FILTER (WHERE received_to_dispatch <= %(target)s) FROM iv",
+            _PERIOD + f" SELECT {_percentile_columns(INTERVALS)}, count(*),"
+                      " count(*) FILTER (WHERE received_to_dispatch <= %(target)s) FROM m",
             params,
         )
         row = cur.fetchone()
@@ -298,9 +291,9 @@ def call_statistics(*, start, end, target_s=None, target_share=None, tz=None):
 
         # 2. Per hour of the day (local time), for the dispatch interval and the target.
         cur.execute(
-            "WITH " + _INTERVALS_CTE.format(**tables)
-            + f" SELECT hour, {_percentile_columns(('received_to_dispatch', 'received_to_on_scene'))}, count(*),"
-              " count(*) FILTER (WHERE received_to_dispatch <= %(target)s) FROM iv GROUP BY hour ORDER BY hour",
+            _PERIOD + " SELECT EXTRACT(HOUR FROM received_at AT TIME ZONE %(tz)s)::int AS hour,"
+                      f" {_percentile_columns(('received_to_dispatch', 'received_to_on_scene'))}, count(*),"
+                      " count(*) FILTER (WHERE received_to_dispatch <= %(target)s) FROM m GROUP BY 1 ORDER BY 1",
             params,
         )
         hours = {r[0]: r for r in cur.fetchall()}
@@ -316,35 +309,11 @@ def call_statistics(*, start, end, target_s=None, target_share=None, tz=None):
             by_hour.append({"hour": hour, "calls": r[5], **iv,
                             "target": _target(r[6], iv["received_to_dispatch"]["n"], target_s, target_share)})
 
-        # 3. Per service. A call concerns a service when its plan asks for it or a unit of it
-        # was sent (the same rule as the history's `service` filter); the intervals are
-        # those of that service's first unit on the call.
+        # 3. Per service concerned (planned or sent; dispatch/metrics.py).
         cur.execute(
-            "WITH " + (_CALLS_CTE + _ASSIGNMENTS_CTE).format(**tables) + """,
-            sa AS (  -- per call and service: its first unit's milestones, and the first arrival
-                SELECT call_id, service, min(assigned_at) AS assigned_at,
-                    (array_agg(acknowledged_at ORDER BY assigned_at, id))[1] AS acknowledged_at,
-                    (array_agg(on_scene_at ORDER BY assigned_at, id))[1] AS unit_on_scene_at,
-                    min(on_scene_at) AS first_on_scene
-                FROM ca GROUP BY call_id, service
-            ),
-            planned AS (
-                SELECT c.id AS call_id, ps.service
-                FROM c JOIN (SELECT DISTINCT incident_type_id, service FROM {plan}) ps
-                     ON ps.incident_type_id = c.incident_type_id
-            ),
-            siv AS (  -- a hash full join: no sort of the (call, service) pairs
-                SELECT coalesce(p.service, sa.service) AS service, sa.call_id AS sent,
-                    EXTRACT(EPOCH FROM sa.assigned_at - c.received_at)::float8 AS received_to_dispatch,
-                    EXTRACT(EPOCH FROM sa.acknowledged_at - sa.assigned_at)::float8 AS dispatch_to_acknowledgement,
-                    EXTRACT(EPOCH FROM sa.unit_on_scene_at - sa.acknowledged_at)::float8 AS acknowledgement_to_on_scene,
-                    EXTRACT(EPOCH FROM sa.first_on_scene - c.received_at)::float8 AS received_to_on_scene
-                FROM planned p FULL JOIN sa ON sa.call_id = p.call_id AND sa.service = p.service
-                JOIN c ON c.id = coalesce(p.call_id, sa.call_id)
-            )
-            """.format(**tables)
-            + f" SELECT service, {_percentile_columns(INTERVALS)}, count(*), count(sent),"
-              " count(*) FILTER (WHERE received_to_dispatch <= %(target)s) FROM siv GROUP BY service ORDER BY service",
+            _PERIOD + f" SELECT service, {_percentile_columns(INTERVALS)}, count(*), count(*) FILTER (WHERE sent),"
+                      " count(*) FILTER (WHERE received_to_dispatch <= %(target)s) FROM sm GROUP BY service"
+                      " ORDER BY service",
             params,
         )
         by_service = []
@@ -355,12 +324,12 @@ def call_statistics(*, start, end, target_s=None, target_share=None, tz=None):
 
         # 4. Counts, every dimension in one scan of the period.
         cur.execute(
-            "WITH " + _CALLS_CTE.format(**tables) + """
-            SELECT t.code, c.priority, c.status, c.disposition, c.channel, count(*),
-                   GROUPING(t.code), GROUPING(c.priority), GROUPING(c.status), GROUPING(c.disposition)
-            FROM c JOIN {type} t ON t.id = c.incident_type_id
-            GROUP BY GROUPING SETS ((t.code), (c.priority), (c.status), (c.disposition), (c.channel))
-            """.format(**tables),
+            _PERIOD + """
+            SELECT t.code, m.priority, m.status, m.disposition, m.channel, count(*),
+                   GROUPING(t.code), GROUPING(m.priority), GROUPING(m.status), GROUPING(m.disposition)
+            FROM m JOIN {type} t ON t.id = m.incident_type_id
+            GROUP BY GROUPING SETS ((t.code), (m.priority), (m.status), (m.disposition), (m.channel))
+            """.format(**metrics.TABLES),
             params,
         )
         counts = {"incident_type": {}, "priority": {}, "status": {}, "disposition": {}, "channel": {}}

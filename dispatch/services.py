@@ -15,6 +15,7 @@ from units.models import Unit
 from . import engine
 from .errors import InvalidOperation, TransitionNotAllowed, UnitBusy
 from .events import record_event, request_dispatch
+from .metrics import record_call_metrics
 from .models import Assignment
 from .transitions import (
     ASSIGNMENT_TRANSITIONS,
@@ -244,6 +245,13 @@ def _end_call(call, new_status, now, actor):
     return freed
 
 
+def _save_ended(call):
+    call.save()
+    # An ended call never changes again: its response-time facts are measured now and
+    # commit with the ending (dispatch/metrics.py), before the journal lock is taken.
+    record_call_metrics([call.pk])
+
+
 def call_close(*, call_id, disposition, notes="", actor=None):
     with transaction.atomic():
         call = Call.objects.select_for_update(of=("self",)).get(pk=call_id)
@@ -254,7 +262,7 @@ def call_close(*, call_id, disposition, notes="", actor=None):
         now = timezone.now()
         freed = _end_call(call, CallStatus.CLOSED, now, actor)
         call.disposition = disposition
-        call.save()
+        _save_ended(call)
         record_event("call.updated", call=call, actor=actor, summary=f"closed: {disposition} {notes}".strip())
     if freed:
         request_dispatch_waiting()
@@ -269,7 +277,7 @@ def call_cancel(*, call_id, reason="", actor=None):
         now = timezone.now()
         freed = _end_call(call, CallStatus.CANCELLED, now, actor)
         call.disposition = Disposition.CANCELLED
-        call.save()
+        _save_ended(call)
         record_event("call.updated", call=call, actor=actor, summary=f"cancelled {reason}".strip())
     if freed:
         request_dispatch_waiting()
@@ -292,7 +300,7 @@ def call_merge(*, call_id, into_id, actor=None):
         freed = _end_call(call, CallStatus.MERGED, now, actor)
         call.merged_into = into
         call.disposition = Disposition.DUPLICATE
-        call.save()
+        _save_ended(call)
         record_event("call.updated", call=call, actor=actor, summary=f"merged into {into.reference}")
     if freed:
         request_dispatch_waiting()

@@ -1,11 +1,14 @@
 """Calls and assignments with exact timestamps, written straight through the ORM.
 
 The services stamp `timezone.now()`; statistics tests need every milestone to the second,
-so these builders write rows the way the services would have left them."""
+so these builders write rows the way the services would have left them, including the
+metrics row the services write when a call ends (measured again after each assignment
+added to an ended call, as its facts are final only once the builder is done with it)."""
 
 from datetime import timedelta
 
 from calls.models import Call, IncidentType
+from dispatch.metrics import record_call_metrics
 from dispatch.models import Assignment
 from tests.conftest import point
 
@@ -27,6 +30,7 @@ def make_call(received_at, *, type_code="cardiac_arrest", status="closed", dispa
     )
     call.reference = f"C-{received_at.year}-{call.pk:06d}"
     call.save(update_fields=["reference"])
+    record_call_metrics([call.pk])  # a no-op unless the call has ended
     return call
 
 
@@ -36,9 +40,11 @@ def make_assignment(call, unit, *, after_s, ack_s=None, on_scene_s=None, status=
     assigned_at = call.received_at + timedelta(seconds=after_s)
     ack = assigned_at + timedelta(seconds=ack_s) if ack_s is not None else None
     arrived = assigned_at + timedelta(seconds=on_scene_s) if on_scene_s is not None else None
-    return Assignment.objects.create(
+    assignment = Assignment.objects.create(
         call=call, unit=unit, service=unit.service, status=status, assigned_at=assigned_at, acknowledged_at=ack,
         on_scene_at=arrived, assigned_by=assigned_by,
         cleared_at=assigned_at + timedelta(minutes=30) if status == "cleared" else None,
         ended_at=assigned_at + timedelta(minutes=30) if status != "assigned" else None,
     )
+    record_call_metrics([call.pk])
+    return assignment

@@ -1,0 +1,127 @@
+"""Response-time facts written when a call ends (dispatch/metrics.py): the statistics of a
+period are the same whether its calls are still open (measured live) or ended (read from
+the metrics tables), and every way a call ends leaves its row."""
+
+import importlib
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from calls.models import Call, IncidentType
+from calls.services import call_create
+from dispatch import engine, selectors, services
+from dispatch.metrics import backfill_call_metrics, record_call_metrics
+from dispatch.models import Assignment, CallMetrics, CallServiceMetrics
+from tests.conftest import point
+from tests.factories import UnitFactory
+
+from .builders import make_assignment, make_call
+
+pytestmark = pytest.mark.django_db
+
+
+def new_call(code, lat=51.128, lon=71.43):
+    location = {"point": point(lat, lon), "accuracy_m": 10, "source": "operator"}
+    return call_create(actor=None, incident_type=IncidentType.objects.get(code=code), location=location)
+
+
+def worked_calls():
+    """Three calls through the real services: one reaches the scene, one is dispatched,
+    one (a duplicate) never gets a unit."""
+    UnitFactory(service="medical", capabilities=["als"], location=point(51.129, 71.43))
+    UnitFactory(service="police", location=point(51.127, 71.43))
+    UnitFactory(service="fire", location=point(51.126, 71.43))
+    cardiac = new_call("cardiac_arrest")
+    engine.dispatch_call(cardiac.pk)
+    first = Assignment.objects.filter(call=cardiac).order_by("assigned_at", "id").first()
+    services.assignment_acknowledge(assignment_id=first.pk)
+    services.assignment_arrive(assignment_id=first.pk)
+    fire = new_call("building_fire", lat=51.14)
+    engine.dispatch_call(fire.pk)
+    duplicate = new_call("noise_complaint", lat=51.15)
+    return cardiac, fire, duplicate
+
+
+def period_stats():
+    now = timezone.now()
+    return selectors.call_statistics(start=now - timedelta(hours=1), end=now + timedelta(hours=1))
+
+
+def without_outcomes(stats):
+    """The statistics minus what ending a call changes by definition (its status/disposition)."""
+    stats = {**stats, "counts": {k: v for k, v in stats["counts"].items() if k not in ("status", "disposition")}}
+    stats.pop("period")
+    return stats
+
+
+def test_ending_calls_keeps_every_figure_and_each_ending_writes_its_row():
+    cardiac, fire, duplicate = worked_calls()
+    live = period_stats()
+    assert live["calls"] == 3 and CallMetrics.objects.count() == 0  # all open: measured live
+    assert live["intervals"]["dispatch_to_acknowledgement"]["n"] == 1
+
+    services.call_close(call_id=cardiac.pk, disposition="transported")
+    services.call_merge(call_id=duplicate.pk, into_id=fire.pk)
+    services.call_cancel(call_id=fire.pk, reason="false alarm")
+
+    assert set(CallMetrics.objects.values_list("call_id", "status")) == {
+        (cardiac.pk, "closed"), (fire.pk, "cancelled"), (duplicate.pk, "merged")}
+    assert set(CallServiceMetrics.objects.filter(call=cardiac).values_list("service", "sent")) >= {("medical", True)}
+    ended = period_stats()
+    assert without_outcomes(ended) == without_outcomes(live)
+    assert ended["counts"]["status"] == {"cancelled": 1, "closed": 1, "merged": 1}
+    assert ended["counts"]["disposition"] == {"cancelled": 1, "duplicate": 1, "transported": 1}
+
+
+def test_a_repeated_close_and_a_repeated_measurement_change_nothing():
+    cardiac, _, _ = worked_calls()
+    services.call_close(call_id=cardiac.pk, disposition="resolved")
+    row = CallMetrics.objects.values().get(call_id=cardiac.pk)
+    services.call_close(call_id=cardiac.pk, disposition="resolved")  # a no-op by the API's rule
+    record_call_metrics([cardiac.pk])
+    assert CallMetrics.objects.values().get(call_id=cardiac.pk) == row
+    assert CallMetrics.objects.count() == 1
+
+
+def test_open_calls_get_no_row():
+    cardiac, fire, duplicate = worked_calls()
+    record_call_metrics([cardiac.pk, fire.pk, duplicate.pk])
+    assert CallMetrics.objects.count() == 0 and CallServiceMetrics.objects.count() == 0
+
+
+def _ended_calls_written_around_the_services():
+    now = timezone.now()
+    medical, police = UnitFactory(service="medical"), UnitFactory(service="police")
+    calls = [make_call(now - timedelta(minutes=i), dispatch_s=10 + i, on_scene_s=200 + i) for i in range(4)]
+    calls.append(make_call(now, status="cancelled", disposition="cancelled"))
+    make_assignment(calls[0], medical, after_s=10, ack_s=5, on_scene_s=100)
+    make_assignment(calls[0], police, after_s=12, ack_s=4, on_scene_s=90)
+    make_assignment(calls[1], medical, after_s=11, status="declined")
+    expected_calls = sorted(CallMetrics.objects.values_list())
+    expected_services = sorted(CallServiceMetrics.objects.values_list(*[f.name for f in CallServiceMetrics._meta.fields][1:]))
+    CallMetrics.objects.all().delete()
+    CallServiceMetrics.objects.all().delete()
+    return calls, expected_calls, expected_services
+
+
+def test_backfill_measures_ended_calls_written_around_the_services_once():
+    calls, expected_calls, expected_services = _ended_calls_written_around_the_services()
+    assert len(expected_calls) == 5 and len(expected_services) >= 6
+    assert backfill_call_metrics(batch_size=2) == 5
+    assert backfill_call_metrics() == 0
+    assert sorted(CallMetrics.objects.values_list()) == expected_calls
+    fields = [f.name for f in CallServiceMetrics._meta.fields][1:]
+    assert sorted(CallServiceMetrics.objects.values_list(*fields)) == expected_services
+
+
+def test_the_migrations_frozen_backfill_measures_as_the_code_does():
+    _, expected_calls, expected_services = _ended_calls_written_around_the_services()
+    migration = importlib.import_module("dispatch.migrations.0005_backfill_call_metrics")
+    with connection.cursor() as cur:
+        cur.execute(migration.BACKFILL)
+    assert sorted(CallMetrics.objects.values_list()) == expected_calls
+    fields = [f.name for f in CallServiceMetrics._meta.fields][1:]
+    assert sorted(CallServiceMetrics.objects.values_list(*fields)) == expected_services
+    assert Call.objects.count() == 5
