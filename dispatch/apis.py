@@ -5,9 +5,11 @@ from datetime import timedelta
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -109,6 +111,19 @@ class CallCursor(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def decode_cursor(self, request):
+        # DRF checks the cursor's offset but not its position, which goes straight into
+        # `received_at < …`: a forged one was a 500. It must be a time with its zone.
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                at = parse_datetime(cursor.position)
+            except ValueError:
+                at = None
+            if at is None or at.tzinfo is None:
+                raise NotFound(self.invalid_cursor_message)
+        return cursor
+
 
 # --- calls -------------------------------------------------------------------------------------
 
@@ -123,7 +138,7 @@ class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def get_queryset(self):
         return call_queryset()
 
-    def list(self, request):
+    def list(self, request, *args, **kwargs):
         # The history page: plain rows, not serializer objects over model instances (see
         # selectors.call_list_representation; held equal to CallSerializer by a test).
         calls = self.filter_queryset(Call.objects.all())

@@ -9,12 +9,16 @@ call never changes again (calls.services refuses edits, the call transitions hav
 out of closed/cancelled/merged), so its row is final. Open calls are few and are measured
 live by the same SQL whenever statistics are asked for.
 
+Measuring at the end also fixes what the figures mean: the plan's services and the units'
+services as they were when the call ended, so editing a response plan or a unit later does
+not rewrite past statistics.
+
 One SQL definition (MEASURE) serves all three uses: recording an ended call, backfilling
 rows written around the services (imports, the benchmark's fill), and the live part of a
 statistics query. It reads a CTE `c` of calls that the caller defines.
 """
 
-from django.db import connection
+from django.db import connection, transaction
 
 from calls.models import Call, IncidentType, ResponsePlanLine
 from units.models import Unit
@@ -113,8 +117,12 @@ def record_call_metrics(call_ids):
 
     Called by dispatch.services in the transaction that ends a call, after the call row and
     its assignments are written, so the facts commit with the ending or not at all."""
-    with connection.cursor() as cur:
-        cur.execute(_RECORD, {"ids": list(call_ids), "terminal": list(CallStatus.TERMINAL)})
+    ids = list(call_ids)
+    with transaction.atomic(), connection.cursor() as cur:
+        # A service no longer concerned (a plan edited since a previous measurement) must
+        # not keep its old row: the per-service rows are replaced, not merged.
+        cur.execute(f"DELETE FROM {TABLES['service_metrics']} WHERE call_id = ANY(%s)", [ids])
+        cur.execute(_RECORD, {"ids": ids, "terminal": list(CallStatus.TERMINAL)})
 
 
 def backfill_call_metrics(batch_size=20_000):

@@ -292,8 +292,11 @@ def call_merge(*, call_id, into_id, actor=None):
         # Two calls: lock in id order so two opposite merges cannot deadlock.
         locked = {c.pk: c for c in Call.objects.select_for_update(of=("self",)).filter(pk__in=[call_id, into_id]).order_by("pk")}
         call, into = locked[call_id], locked[into_id]
-        if call.status == CallStatus.MERGED and call.merged_into_id == into_id:
-            return call
+        if call.status == CallStatus.MERGED:
+            if call.merged_into_id == into_id:
+                return call  # a repeated request
+            # An ended call never changes (its metrics are final): no second merge elsewhere.
+            raise InvalidOperation(f"Call {call.reference} is already merged into another call.")
         if into.status not in CallStatus.OPEN:
             raise InvalidOperation(f"Call {into.reference} is {into.status}; merge into an open call.")
         now = timezone.now()

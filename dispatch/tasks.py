@@ -6,7 +6,7 @@ redelivery after a killed worker, or the sweep doing the same work, never double
 
 from celery import shared_task
 
-from . import engine, events, services
+from . import engine, events, metrics, services
 
 
 @shared_task(name="dispatch.tasks.dispatch_call", acks_late=True)
@@ -25,3 +25,9 @@ def sweep():
     services.expire_acknowledgements()
     engine.dispatch_waiting()
     events.ring_latest()
+
+
+@shared_task(name="dispatch.tasks.measure_ended_calls", acks_late=True)
+def measure_ended_calls():
+    """Measure ended calls that have no metrics row (dispatch/metrics.py)."""
+    return metrics.backfill_call_metrics()

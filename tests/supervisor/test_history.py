@@ -1,11 +1,17 @@
 """Call history for supervisors: the extra filters (operator, unit, bbox) and who may read
 what (operators read history; only supervisors export, read statistics, EIDO and tracks)."""
 
+import base64
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 
+from calls.models import IncidentType
+from calls.services import call_create
+from dispatch import engine
 from tests.conftest import client_for, crew, point
 from tests.factories import UnitFactory, make_user
 
@@ -223,3 +229,33 @@ def test_history_pages_show_each_call_exactly_as_the_call_endpoint_does(supervis
     assert listed[0]["location"] is not None and len(listed[0]["assignments"]) == 2
     assert listed[1]["location"] is None and listed[1]["possible_duplicates"] == [located.pk]
     assert listed[2]["merged_into"] == located.pk
+
+
+def test_a_dispatched_call_is_listed_byte_for_byte_as_the_call_endpoint_writes_it(supervisor_client):
+    # Through the engine: distances, acknowledgement deadlines and reasons are filled in.
+    UnitFactory(service="medical", capabilities=["als"], location=point(51.131, 71.43))
+    UnitFactory(service="police", location=point(51.129, 71.431))
+    call = call_create(actor=None, incident_type=IncidentType.objects.get(code="cardiac_arrest"),
+                       location={"point": point(51.128, 71.43), "accuracy_m": 12.5, "source": "operator"})
+    engine.dispatch_call(call.pk)
+    (item,) = supervisor_client.get(CALLS).json()["results"]
+    assert item["assignments"] and item["assignments"][0]["distance_m"] and item["assignments"][0]["ack_deadline"]
+    single = supervisor_client.get(f"{CALLS}{call.pk}/")
+    assert JSONRenderer().render(item) == single.content
+
+
+def test_the_json_format_suffix_lists_calls(supervisor_client):
+    make_call(timezone.now())
+    response = supervisor_client.get("/api/v1/calls.json")
+    assert response.status_code == 200 and len(response.json()["results"]) == 1
+
+
+@pytest.mark.parametrize("position", ["garbage", "2026-01-01 10:00:00", "2026-13-45 10:00:00+00:00"])
+def test_a_forged_cursor_is_a_404_not_a_500(supervisor_client, position):
+    make_call(timezone.now())
+    cursor = base64.b64encode(urlencode({"p": position}).encode()).decode()
+    response = supervisor_client.get(CALLS, {"cursor": cursor})
+    bad_offset = base64.b64encode(b"o=x").decode()
+    undecodable = supervisor_client.get(CALLS, {"cursor": bad_offset})  # DRF's own invalid-cursor answer
+    assert response.status_code == undecodable.status_code == 404
+    assert response.json() == undecodable.json()

@@ -6,14 +6,17 @@ import importlib
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
 from calls.models import Call, IncidentType
 from calls.services import call_create
 from dispatch import engine, selectors, services
+from dispatch.errors import InvalidOperation
 from dispatch.metrics import backfill_call_metrics, record_call_metrics
 from dispatch.models import Assignment, CallMetrics, CallServiceMetrics
+from dispatch.tasks import measure_ended_calls
 from tests.conftest import point
 from tests.factories import UnitFactory
 
@@ -75,14 +78,30 @@ def test_ending_calls_keeps_every_figure_and_each_ending_writes_its_row():
     assert ended["counts"]["disposition"] == {"cancelled": 1, "duplicate": 1, "transported": 1}
 
 
-def test_a_repeated_close_and_a_repeated_measurement_change_nothing():
+def test_measuring_again_rewrites_the_same_rows_and_drops_stale_ones():
     cardiac, _, _ = worked_calls()
     services.call_close(call_id=cardiac.pk, disposition="resolved")
     row = CallMetrics.objects.values().get(call_id=cardiac.pk)
+    per_service = sorted(CallServiceMetrics.objects.filter(call=cardiac).values_list("service", "sent"))
     services.call_close(call_id=cardiac.pk, disposition="resolved")  # a no-op by the API's rule
+    assert CallMetrics.objects.values().get(call_id=cardiac.pk) == row
+    # Damage both tables; measuring again restores exactly what the call's history says.
+    CallMetrics.objects.filter(call_id=cardiac.pk).update(received_to_dispatch=-1, status="cancelled")
+    CallServiceMetrics.objects.create(call=cardiac, service="utility", received_at=cardiac.received_at, sent=False)
     record_call_metrics([cardiac.pk])
     assert CallMetrics.objects.values().get(call_id=cardiac.pk) == row
+    assert sorted(CallServiceMetrics.objects.filter(call=cardiac).values_list("service", "sent")) == per_service
     assert CallMetrics.objects.count() == 1
+
+
+def test_a_merged_call_cannot_be_merged_again_elsewhere():
+    cardiac, fire, duplicate = worked_calls()
+    services.call_merge(call_id=duplicate.pk, into_id=fire.pk)
+    services.call_merge(call_id=duplicate.pk, into_id=fire.pk)  # a repeated request: no-op
+    with pytest.raises(InvalidOperation):
+        services.call_merge(call_id=duplicate.pk, into_id=cardiac.pk)
+    duplicate.refresh_from_db()
+    assert duplicate.merged_into_id == fire.pk
 
 
 def test_open_calls_get_no_row():
@@ -96,6 +115,8 @@ def _ended_calls_written_around_the_services():
     medical, police = UnitFactory(service="medical"), UnitFactory(service="police")
     calls = [make_call(now - timedelta(minutes=i), dispatch_s=10 + i, on_scene_s=200 + i) for i in range(4)]
     calls.append(make_call(now, status="cancelled", disposition="cancelled"))
+    calls.append(make_call(now, status="merged", disposition="duplicate", merged_into=calls[0]))
+    make_call(now, status="dispatched", dispatch_s=9)  # open: never measured into the tables
     make_assignment(calls[0], medical, after_s=10, ack_s=5, on_scene_s=100)
     make_assignment(calls[0], police, after_s=12, ack_s=4, on_scene_s=90)
     make_assignment(calls[1], medical, after_s=11, status="declined")
@@ -108,8 +129,8 @@ def _ended_calls_written_around_the_services():
 
 def test_backfill_measures_ended_calls_written_around_the_services_once():
     calls, expected_calls, expected_services = _ended_calls_written_around_the_services()
-    assert len(expected_calls) == 5 and len(expected_services) >= 6
-    assert backfill_call_metrics(batch_size=2) == 5
+    assert len(expected_calls) == 6 and len(expected_services) >= 7
+    assert backfill_call_metrics(batch_size=2) == 6
     assert backfill_call_metrics() == 0
     assert sorted(CallMetrics.objects.values_list()) == expected_calls
     fields = [f.name for f in CallServiceMetrics._meta.fields][1:]
@@ -124,4 +145,22 @@ def test_the_migrations_frozen_backfill_measures_as_the_code_does():
     assert sorted(CallMetrics.objects.values_list()) == expected_calls
     fields = [f.name for f in CallServiceMetrics._meta.fields][1:]
     assert sorted(CallServiceMetrics.objects.values_list(*fields)) == expected_services
-    assert Call.objects.count() == 5
+    assert Call.objects.count() == 7
+
+
+def test_the_repair_command_measures_what_is_missing(capsys):
+    _, expected_calls, _ = _ended_calls_written_around_the_services()
+    call_command("measure_calls")
+    assert "measured 6 ended call(s)" in capsys.readouterr().out
+    assert sorted(CallMetrics.objects.values_list()) == expected_calls
+    assert measure_ended_calls() == 0  # the beat task: nothing left
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statistics_outside_a_transaction_read_one_snapshot():
+    # Outside the test's wrapping transaction the statistics open their own, REPEATABLE READ.
+    cardiac, fire, _ = worked_calls()
+    services.call_close(call_id=cardiac.pk, disposition="resolved")
+    stats = period_stats()
+    assert stats["calls"] == 3 and stats["counts"]["status"] == {"closed": 1, "dispatched": 1, "pending": 1}
+    assert connection.get_autocommit()
