@@ -80,7 +80,20 @@ class Event(models.Model):
         ]
 
 
-class CallMetrics(models.Model):
+class _Intervals(models.Model):
+    """The four intervals of dispatch/metrics.py, in seconds; NULL when the call never
+    reached one end of the interval."""
+
+    received_to_dispatch = models.FloatField(null=True)
+    dispatch_to_acknowledgement = models.FloatField(null=True)
+    acknowledgement_to_on_scene = models.FloatField(null=True)
+    received_to_on_scene = models.FloatField(null=True)
+
+    class Meta:
+        abstract = True
+
+
+class CallMetrics(_Intervals):
     """A call's response-time facts, written once when it ends (see dispatch/metrics.py):
     statistics over months read these narrow rows, not every call's assignments."""
 
@@ -91,17 +104,12 @@ class CallMetrics(models.Model):
     status = models.CharField(max_length=16)
     disposition = models.CharField(max_length=32, blank=True)
     channel = models.CharField(max_length=8)
-    # Seconds; NULL when the call never reached one end of the interval.
-    received_to_dispatch = models.FloatField(null=True)
-    dispatch_to_acknowledgement = models.FloatField(null=True)
-    acknowledgement_to_on_scene = models.FloatField(null=True)
-    received_to_on_scene = models.FloatField(null=True)
 
     class Meta:
         indexes = [models.Index(fields=["received_at"], name="callmetrics_received_idx")]
 
 
-class CallServiceMetrics(models.Model):
+class CallServiceMetrics(_Intervals):
     """Per ended call and service concerned (planned or sent): that service's first unit's
     intervals and its first arrival."""
 
@@ -109,10 +117,6 @@ class CallServiceMetrics(models.Model):
     service = models.CharField(max_length=16, choices=Service.choices)
     received_at = models.DateTimeField()
     sent = models.BooleanField()
-    received_to_dispatch = models.FloatField(null=True)
-    dispatch_to_acknowledgement = models.FloatField(null=True)
-    acknowledgement_to_on_scene = models.FloatField(null=True)
-    received_to_on_scene = models.FloatField(null=True)
 
     class Meta:
         indexes = [models.Index(fields=["received_at"], name="servicemetrics_received_idx")]
