@@ -8,6 +8,7 @@ Usage (from the project root; PostgreSQL must be up):
     .venv/bin/python bench/history.py            # fills once (~minutes), then times
     .venv/bin/python bench/history.py --runs 50 --refill
     .venv/bin/python bench/history.py --gc-threshold 20000   # a server with a tuned collector
+    .venv/bin/python bench/history.py --http 4               # also through gunicorn, 4 clients at once
 
 It fills the separate database `dispatch_bench_history` (never the others: it truncates)
 with a year of calls in a few INSERT … SELECT generate_series statements, measures the ended
@@ -365,9 +366,8 @@ def main():
     parser.add_argument("--refill", action="store_true", help="truncate and fill again even if filled")
     parser.add_argument("--only", help="run only the cases whose name contains this")
     parser.add_argument("--gc-threshold", type=int, metavar="N",
-                        help="model a tuned server process: gc.freeze() after start-up and a gen-0 threshold of N "
-                             "(a history page leaves ~3,600 objects in reference cycles, call ↔ prefetched "
-                             "assignments, and the default collector's full passes are the p99)")
+                        help="model the web process (config/asgi.py): gc.freeze() after start-up and a gen-0 "
+                             "threshold of N")
     parser.add_argument("--http", type=int, metavar="C",
                         help="also time the history cases through the production web server (gunicorn + 2 uvicorn "
                              "workers) with C concurrent supervisors")
