@@ -6,7 +6,9 @@ move is a no-op that returns the current state), writes, and records one journal
 per changed object as its last statements.
 """
 
-from django.db import transaction
+import logging
+
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from calls.models import Call, Disposition
@@ -27,6 +29,8 @@ from .transitions import (
     UnitStatus,
     check_transition,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def _lock(model, pk):
@@ -249,7 +253,12 @@ def _save_ended(call):
     call.save()
     # An ended call never changes again: its response-time facts are measured now and
     # commit with the ending (dispatch/metrics.py), before the journal lock is taken.
-    record_call_metrics([call.pk])
+    # Statistics must never stop an operator closing a call: if measuring fails, its
+    # savepoint is rolled back, the call ends anyway, and beat's repair measures it later.
+    try:
+        record_call_metrics([call.pk])
+    except DatabaseError:
+        logger.exception("measuring call %s failed; the metrics repair will retry", call.pk)
 
 
 def call_close(*, call_id, disposition, notes="", actor=None):

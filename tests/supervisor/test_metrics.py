@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from calls.models import Call, IncidentType
 from calls.services import call_create
-from dispatch import engine, selectors, services
+from dispatch import engine, metrics, selectors, services
 from dispatch.errors import InvalidOperation
 from dispatch.metrics import backfill_call_metrics, record_call_metrics
 from dispatch.models import Assignment, CallMetrics, CallServiceMetrics
@@ -166,3 +166,16 @@ def test_statistics_outside_a_transaction_read_one_snapshot():
     stats = period_stats()
     assert stats["calls"] == 3 and stats["counts"]["status"] == {"closed": 1, "dispatched": 1, "pending": 1}
     assert connection.get_autocommit()
+
+
+def test_a_failing_measurement_never_stops_a_call_ending(monkeypatch, caplog):
+    cardiac, _, _ = worked_calls()
+    # A real PostgreSQL error inside the measurement (its savepoint is rolled back).
+    monkeypatch.setattr(metrics, "_RECORD", "SELECT * FROM no_such_metrics_table")
+    services.call_close(call_id=cardiac.pk, disposition="resolved")
+    cardiac.refresh_from_db()
+    assert cardiac.status == "closed" and not CallMetrics.objects.exists()
+    assert "the metrics repair will retry" in caplog.text
+    monkeypatch.undo()
+    assert measure_ended_calls() == 1  # beat's repair
+    assert CallMetrics.objects.filter(call_id=cardiac.pk, status="closed").exists()
