@@ -2,10 +2,11 @@
 what (operators read history; only supervisors export, read statistics, EIDO and tracks)."""
 
 import base64
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
@@ -259,3 +260,28 @@ def test_a_forged_cursor_is_a_404_not_a_500(supervisor_client, position):
     undecodable = supervisor_client.get(CALLS, {"cursor": bad_offset})  # DRF's own invalid-cursor answer
     assert response.status_code == undecodable.status_code == 404
     assert response.json() == undecodable.json()
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/St_Johns", "Asia/Kathmandu"])
+def test_list_times_match_the_call_endpoint_in_any_time_zone(supervisor_client, zone):
+    """The list formats its own timestamps (selectors.call_list_representation): `Z` for
+    UTC, summer and winter offsets, negative and half-hour ones, a historical offset with
+    seconds, with and without microseconds — always as DRF writes them."""
+    unit = UnitFactory(service="medical")
+    moments = [datetime(2026, 7, 1, 12, 0, 0, tzinfo=UTC),
+               datetime(2026, 1, 15, 23, 59, 59, 120000, tzinfo=UTC),
+               datetime(1890, 6, 1, 8, 30, 5, 7, tzinfo=UTC)]
+    with override_settings(TIME_ZONE=zone):
+        for at in moments:
+            call = make_call(at, dispatch_s=1.5, on_scene_s=61, status="closed")
+            make_assignment(call, unit, after_s=1.5, ack_s=2.25, on_scene_s=59.5)
+        listed = supervisor_client.get(CALLS, {"received_after": "1800-01-01T00:00:00Z"}).json()["results"]
+        assert len(listed) == 3
+        for item in listed:
+            single = supervisor_client.get(f"{CALLS}{item['id']}/")
+            assert JSONRenderer().render(item) == single.content
+    summer = {"UTC": "2026-07-01T12:00:00Z", "Europe/Berlin": "2026-07-01T14:00:00+02:00",
+              "America/St_Johns": "2026-07-01T09:30:00-02:30", "Asia/Kathmandu": "2026-07-01T17:45:00+05:45"}
+    assert listed[0]["received_at"] == summer[zone]
+    if zone == "Europe/Berlin":  # local mean time until 1893: an offset with seconds
+        assert listed[2]["received_at"] == "1890-06-01T09:23:33.000007+00:53:28"
