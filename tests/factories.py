@@ -5,6 +5,8 @@ from django.contrib.gis.geos import Point
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from calls.models import IncidentType
+from calls.services import call_create
 from units.models import Unit
 
 
@@ -28,3 +30,12 @@ class UnitFactory(factory.django.DjangoModelFactory):
     location_accuracy_m = 10
     location_recorded_at = factory.LazyFunction(timezone.now)
     status_changed_at = factory.LazyFunction(timezone.now)
+
+
+def new_call(code="cardiac_arrest", lat=51.128, lon=71.43, accuracy=10, **kw):
+    """A call made by calls.services.call_create, as the API makes it; located by the operator
+    unless lat is None."""
+    location = None
+    if lat is not None:
+        location = {"point": Point(lon, lat, srid=4326), "accuracy_m": accuracy, "source": "operator"}
+    return call_create(actor=None, incident_type=IncidentType.objects.get(code=code), location=location, **kw)

@@ -6,24 +6,18 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from calls.models import Call, IncidentType
-from calls.services import call_create
+from calls.models import Call
 from dispatch import engine, services
 from dispatch.errors import TransitionNotAllowed, UnitBusy
 from dispatch.models import Assignment, Event
 from tests.conftest import point
-from tests.factories import UnitFactory
+from tests.factories import UnitFactory, new_call
 from units.models import Unit
 
 pytestmark = pytest.mark.django_db
 
 # Serve every waiting call now, including those whose own task would normally get them.
 NO_GRACE = timedelta(0)
-
-
-def new_call(code="cardiac_arrest", lat=51.128, lon=71.43, accuracy=10, **kw):
-    location = {"point": point(lat, lon), "accuracy_m": accuracy, "source": "operator"} if lat is not None else None
-    return call_create(actor=None, incident_type=IncidentType.objects.get(code=code), location=location, **kw)
 
 
 def active(call):

@@ -10,11 +10,9 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
-from calls.models import IncidentType
-from calls.services import call_create
 from dispatch import engine
 from tests.conftest import client_for, crew, point
-from tests.factories import UnitFactory, make_user
+from tests.factories import UnitFactory, make_user, new_call
 
 from .builders import make_assignment, make_call
 
@@ -236,8 +234,7 @@ def test_a_dispatched_call_is_listed_byte_for_byte_as_the_call_endpoint_writes_i
     # Through the engine: distances, acknowledgement deadlines and reasons are filled in.
     UnitFactory(service="medical", capabilities=["als"], location=point(51.131, 71.43))
     UnitFactory(service="police", location=point(51.129, 71.431))
-    call = call_create(actor=None, incident_type=IncidentType.objects.get(code="cardiac_arrest"),
-                       location={"point": point(51.128, 71.43), "accuracy_m": 12.5, "source": "operator"})
+    call = new_call("cardiac_arrest", accuracy=12.5)
     engine.dispatch_call(call.pk)
     (item,) = supervisor_client.get(CALLS).json()["results"]
     assert item["assignments"] and item["assignments"][0]["distance_m"] and item["assignments"][0]["ack_deadline"]

@@ -10,24 +10,18 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from calls.models import Call, IncidentType
-from calls.services import call_create
+from calls.models import Call
 from dispatch import engine, metrics, selectors, services
 from dispatch.errors import InvalidOperation
 from dispatch.metrics import backfill_call_metrics, record_call_metrics
 from dispatch.models import Assignment, CallMetrics, CallServiceMetrics
 from dispatch.tasks import measure_ended_calls
 from tests.conftest import point
-from tests.factories import UnitFactory
+from tests.factories import UnitFactory, new_call
 
 from .builders import make_assignment, make_call
 
 pytestmark = pytest.mark.django_db
-
-
-def new_call(code, lat=51.128, lon=71.43):
-    location = {"point": point(lat, lon), "accuracy_m": 10, "source": "operator"}
-    return call_create(actor=None, incident_type=IncidentType.objects.get(code=code), location=location)
 
 
 def worked_calls():
