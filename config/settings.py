@@ -72,9 +72,12 @@ INSTALLED_APPS = [
     "calls",
     "units",
     "dispatch",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    # First, so that a database outage anywhere below answers 503 + Retry-After (ops/middleware.py).
+    "ops.middleware.DatabaseOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -114,10 +117,15 @@ if _db.get("ENGINE") != "django.contrib.gis.db.backends.postgis":
 # Persistent connections leak under ASGI (one per thread that ever served a request);
 # Django's own psycopg pool with CONN_MAX_AGE=0 is the supported way (PITFALLS.md).
 _db["CONN_MAX_AGE"] = 0
+# After PostgreSQL restarts (or its backends are terminated) a pooled or kept connection is
+# dead; checking on checkout costs one round trip and makes the next request succeed.
+_db["CONN_HEALTH_CHECKS"] = True
 _pool_size = _setting("DB_POOL_MAX_SIZE", int, 0, lambda v: v >= 0, "Use 0 to disable the pool.")
 _db.setdefault("OPTIONS", {})
 if _pool_size:
-    _db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": _pool_size, "timeout": 10}
+    # timeout: how long a request waits for a connection. Sync views share one thread per
+    # process, so during an outage a short wait (then 503) keeps the process responsive.
+    _db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": _pool_size, "timeout": 2}
 _db["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -162,6 +170,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 1,
 }
 CELERY_TASK_PUBLISH_RETRY = False
+# A broker outage must never end the worker or beat: reconnect for as long as it takes
+# (Celery's default gives up after 100 attempts, ~47 min, and the process exits). The
+# crash on losing Redis with a task in flight is worked around in config/celery.py
+# (celery/celery#10242 with kombu's Redis channel; tests/realtime/test_broker_outage.py).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A dispatch in flight writes only PostgreSQL: let it finish when Redis goes away rather
+# than cancel it (Celery 6 makes cancelling the default). Its lost ack is harmless.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 DISPATCH_SWEEP_INTERVAL_S = _setting("DISPATCH_SWEEP_INTERVAL_S", float, 3.0, lambda v: 0.5 <= v <= 300)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-sweep": {

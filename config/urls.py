@@ -11,7 +11,8 @@ from calls.aml_api import AmlView
 from calls.geocode_api import GeocodeView, ReverseGeocodeView
 from dispatch import apis
 from dispatch.console import console, supervisor
-from dispatch.health import healthz
+from ops.health import healthz
+from ops.prometheus import metrics
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -45,6 +46,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("api/v1/", include(api)),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]), name="docs"),
@@ -54,3 +56,6 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", console, name="console"),
 ]
+
+# A database outage outside a view (a middleware reading the session) is a 503 too.
+handler500 = "ops.middleware.server_error"

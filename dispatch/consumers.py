@@ -7,6 +7,11 @@ the event goes straight out; otherwise something was missed (a dropped group mes
 publish that never happened) and the gap is read from the journal, in order. Every
 HEARTBEAT_S the consumer re-joins the group (membership expires) and reads the journal
 once, which also delivers the last event of a burst whose doorbell was lost.
+
+When the channel layer (Redis) is down the feed keeps working from PostgreSQL alone: the
+socket is accepted anyway, the client is told `{"type": "status", "degraded": true}`,
+and the journal is read every DEGRADED_POLL_S until the group can be joined again
+(`degraded: false`). Reading from the layer never ends the socket either.
 """
 
 import asyncio
@@ -15,7 +20,10 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Max
+
+from ops import sockets
 
 from .access import is_operator
 from .events import FEED_GROUP, event_message
@@ -24,6 +32,9 @@ from .models import Event
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 15.0
+DEGRADED_POLL_S = 1.0
+LAYER_TIMEOUT_S = 2.0
+TRY_AGAIN_LATER = 1013
 REPLAY_BATCH = 500
 
 
@@ -43,24 +54,41 @@ def _allowed(user):
 
 
 class EventConsumer(AsyncJsonWebsocketConsumer):
+    # Class defaults: the channel-layer reader may run before connect() sets them.
+    degraded = False
+    heartbeat = None
+
     async def connect(self):
         self.last_id = 0
         self.lock = asyncio.Lock()
         self.heartbeat = None
-        user = self.scope.get("user")
-        if self.scope.get("auth_error") or not await _allowed(user):
-            await self.close(code=4403)
+        self.degraded = False
+        try:
+            if self.scope.get("db_unavailable"):
+                raise DatabaseError("could not authenticate")
+            user = self.scope.get("user")
+            if self.scope.get("auth_error") or not await _allowed(user):
+                await self.close(code=4403)
+                return
+            since = self._since()
+            if since is None:
+                await self.close(code=4400)
+                return
+            latest = await _latest_id()
+        except DatabaseError as exc:
+            # PostgreSQL restarting: 1013 "try again later"; the client resumes from its id.
+            log.warning("websocket refused, database unavailable: %s", exc)
+            await self.accept()
+            await self.close(code=TRY_AGAIN_LATER)
             return
-        since = self._since()
-        if since is None:
-            await self.close(code=4400)
-            return
-        latest = await _latest_id()
         # Without ?since the client starts at the live edge; a since beyond the journal
         # (a client from another database) is treated the same way.
         self.last_id = latest if since == -1 or since > latest else since
-        await self.channel_layer.group_add(FEED_GROUP, self.channel_name)
+        joined = await self._join()
         await self.accept()
+        sockets.opened(self)  # /metrics: websocket clients
+        if not joined:
+            await self._set_degraded(True)
         if latest - self.last_id > settings.FEED_MAX_REPLAY:
             await self.send_json({"type": "resync", "id": None, "last_id": latest,
                                   "detail": "Too far behind: refetch state, then follow from last_id."})
@@ -81,9 +109,13 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         return since if since >= 0 else None
 
     async def disconnect(self, code):
+        sockets.closed(self)
         if self.heartbeat and self.heartbeat is not asyncio.current_task():
             self.heartbeat.cancel()
-        await self.channel_layer.group_discard(FEED_GROUP, self.channel_name)
+        try:
+            await asyncio.wait_for(self.channel_layer.group_discard(FEED_GROUP, self.channel_name), LAYER_TIMEOUT_S)
+        except Exception as exc:  # the layer is down: membership expires by itself
+            log.info("group_discard failed: %s", exc)
 
     async def receive_json(self, content, **kwargs):
         # Clients may ask for a catch-up explicitly; nothing else is accepted.
@@ -104,7 +136,12 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 await self.send_json(event)
                 self.last_id = event["id"]
         if gap:
-            await self.catch_up()
+            try:
+                await self.catch_up()
+            except DatabaseError as exc:
+                # The journal is unreadable right now: let the client resume from its id.
+                log.warning("feed catch-up failed, database unavailable: %s", exc)
+                await self.close(code=TRY_AGAIN_LATER)
 
     async def catch_up(self):
         async with self.lock:
@@ -116,20 +153,69 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 if len(rows) < REPLAY_BATCH:
                     return
 
+    async def _join(self):
+        """Join (or re-join) the doorbell group; False when the channel layer is down."""
+        try:
+            await asyncio.wait_for(self.channel_layer.group_add(FEED_GROUP, self.channel_name), LAYER_TIMEOUT_S)
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("channel layer unavailable (%s): following the journal instead", exc)
+            return False
+
+    async def _set_degraded(self, degraded):
+        if degraded == self.degraded:
+            return
+        self.degraded = degraded
+        await self.send_json({
+            "type": "status", "id": None, "degraded": degraded,
+            "detail": "Live channel down: following the journal every second." if degraded else "Live channel back.",
+        })
+        if degraded and self.heartbeat is not None and self.heartbeat is not asyncio.current_task():
+            # wake the heartbeat loop up now, so polling starts without waiting HEARTBEAT_S
+            self.heartbeat.cancel()
+            self.heartbeat = asyncio.create_task(self._heartbeat())
+
+    # Channels assigns `channel_receive` (the channel layer's receive for this socket) in
+    # __call__; wrapping it here keeps a Redis outage from ending the consumer: the read
+    # waits and retries while the feed runs from the journal.
+    @property
+    def channel_receive(self):
+        return self._channel_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive):
+        async def resilient():
+            while True:
+                try:
+                    return await receive()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if not self.degraded and self.heartbeat is not None:
+                        log.warning("channel layer read failed (%s): following the journal instead", exc)
+                        await self._set_degraded(True)
+                    await asyncio.sleep(DEGRADED_POLL_S)
+
+        self._channel_receive = resilient
+
     async def _heartbeat(self):
         failures = 0
         while True:
-            await asyncio.sleep(HEARTBEAT_S)
+            await asyncio.sleep(DEGRADED_POLL_S if self.degraded else HEARTBEAT_S)
             try:
-                await self.channel_layer.group_add(FEED_GROUP, self.channel_name)
+                joined = await self._join()
+                if joined == self.degraded:
+                    await self._set_degraded(not joined)
                 await self.catch_up()
                 failures = 0
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a Redis or database blip: try again next beat
+            except Exception:  # a database blip: try again next beat
                 failures += 1
                 log.warning("heartbeat failed (%d in a row)", failures, exc_info=True)
                 if failures >= 4:
                     # Let the client reconnect and resume from its last id.
-                    await self.close(code=1011)
+                    await self.close(code=TRY_AGAIN_LATER)
                     return

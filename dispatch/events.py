@@ -147,9 +147,9 @@ class _Publisher:
                         layer.group_send(FEED_GROUP, {"type": "journal.events", "events": batch}), self.SEND_TIMEOUT_S
                     )
                 )
-            except Exception:
-                log.warning("publishing %d events failed; consumers will read them from the journal", len(batch),
-                            exc_info=True)
+            except Exception as exc:  # Redis down or hanging: one line, not a traceback per batch
+                log.warning("publishing %d events failed (%s: %s); consumers will read them from the journal",
+                            len(batch), type(exc).__name__, exc)
 
 
 _publisher = _Publisher()
@@ -203,6 +203,7 @@ def _send_dispatch(call_id):
             app.send_task("dispatch.tasks.dispatch_waiting", retry=False)
         else:
             app.send_task("dispatch.tasks.dispatch_call", args=[call_id], retry=False)
-    except Exception:
+    except Exception as exc:
         _broker_down_until = time.monotonic() + 5.0
-        log.warning("broker unreachable; call %s will be dispatched by the sweep", call_id, exc_info=True)
+        log.warning("broker unreachable (%s: %s); call %s will be dispatched by the sweep", type(exc).__name__, exc,
+                    call_id)

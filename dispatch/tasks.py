@@ -6,6 +6,8 @@ redelivery after a killed worker, or the sweep doing the same work, never double
 
 from celery import shared_task
 
+from ops import heartbeats
+
 from . import engine, events, metrics, services
 
 
@@ -25,6 +27,7 @@ def sweep():
     services.expire_acknowledgements()
     engine.dispatch_waiting()
     events.ring_latest()
+    heartbeats.beat("sweep", "sweep")  # /healthz: beat and a worker are both alive
 
 
 @shared_task(name="dispatch.tasks.measure_ended_calls", acks_late=True)

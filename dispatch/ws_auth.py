@@ -12,7 +12,17 @@ from channels.middleware import BaseMiddleware
 from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import DatabaseError
 from django.http.request import validate_host
+
+
+class _SessionAuth(AuthMiddleware):
+    async def resolve_scope(self, scope):
+        try:
+            await super().resolve_scope(scope)
+        except DatabaseError:  # PostgreSQL restarting: the consumer answers 1013, try again
+            scope["user"]._wrapped = AnonymousUser()
+            scope["db_unavailable"] = True
 
 
 @database_sync_to_async
@@ -46,13 +56,16 @@ def _origin_allowed(scope):
 class TokenOrSessionAuthMiddleware(BaseMiddleware):
     def __init__(self, inner):
         super().__init__(inner)
-        self.session_auth = CookieMiddleware(SessionMiddleware(AuthMiddleware(inner)))
+        self.session_auth = CookieMiddleware(SessionMiddleware(_SessionAuth(inner)))
 
     async def __call__(self, scope, receive, send):
         scope = dict(scope)
         key = _token_from(scope)
         if key:
-            user = await _user_for_token(key)
+            try:
+                user = await _user_for_token(key)
+            except DatabaseError:
+                user, scope["db_unavailable"] = None, True
             scope["user"] = user or AnonymousUser()
             if user is None:
                 scope["auth_error"] = "invalid token"

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.utils import timezone
@@ -191,14 +192,13 @@ def start_worker(name="worker", concurrency=2, **env):
     raise RuntimeError("celery worker did not start:\n" + proc.output()[-3000:])
 
 
-def start_beat(**env):
-    return Proc([sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO", "--schedule",
-                 str(ROOT / ".run" / "test-beat-schedule")], process_env(**env), "test-beat.log")
+def start_beat(name="beat", **env):
+    """Celery beat as the Procfile runs it (in-memory schedule, PostgreSQL leader lock)."""
+    return Proc([sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO", "--scheduler",
+                 "ops.beat:LeaderScheduler"], process_env(**env), f"test-{name}.log")
 
 
 def purge_broker():
-    import redis
-
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
 
 
@@ -239,6 +239,44 @@ def asgi_server(transactional_db):
     proc.port = port
     yield proc
     proc.stop()
+
+
+class PrivateRedis:
+    """A throw-away redis-server without persistence, for tests that kill Redis: a SIGKILL
+    loses everything in it, as it would in production. The shared one is never touched."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.popen = None
+
+    def start(self):
+        """Start (or start again, on the same port)."""
+        self.popen = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        wait_for(lambda: self._ping(client), timeout=10, interval=0.05, message="private redis-server")
+        return self
+
+    @staticmethod
+    def _ping(client):
+        try:
+            return client.ping()
+        except redis.ConnectionError:
+            return False
+
+    def kill(self):
+        self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait(10)
+
+
+@pytest.fixture
+def private_redis():
+    server = PrivateRedis().start()
+    yield server
+    if server.popen.poll() is None:
+        server.kill()
 
 
 def wait_for(predicate, timeout=15.0, interval=0.05, message="condition"):

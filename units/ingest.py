@@ -13,13 +13,17 @@ Everything else is passed to Django untouched.
 import json
 import logging
 
+import psycopg
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from rest_framework.exceptions import ValidationError
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 5
+DATABASE_UNAVAILABLE = "The database is unavailable; try again in a few seconds."
 
 PATH = "/api/v1/me/location/"
 AUTH_SQL = """
@@ -54,8 +58,9 @@ class PositionIngest:
             # autocommit: the auth query must not open a transaction around the store, or
             # `conn.transaction()` becomes a savepoint and the commit (and the unit row
             # lock) would outlive the journal publish below.
-            self.pool = AsyncConnectionPool(conninfo, min_size=1, max_size=4, open=False, timeout=10,
-                                            kwargs={"autocommit": True})
+            # check: a connection broken by a server restart is replaced on checkout.
+            self.pool = AsyncConnectionPool(conninfo, min_size=1, max_size=4, open=False, timeout=2,
+                                            kwargs={"autocommit": True}, check=AsyncConnectionPool.check_connection)
             await self.pool.open()
         return self.pool
 
@@ -78,19 +83,25 @@ class PositionIngest:
             payload = json.loads(body or b"null", parse_constant=_reject_constant)
         except ValueError as exc:
             return await _respond(send, 400, {"detail": f"JSON parse error - {exc}"})
-        pool = await self._pool()
-        async with pool.connection() as conn:
-            row = await (await conn.execute(AUTH_SQL, [auth[6:].strip()])).fetchone()
-            if row is None:
-                return await _respond(send, 401, {"detail": "Invalid token."}, challenge=True)
-            unit_id = row[0]
-            if unit_id is None:
-                return await _respond(send, 403, {"detail": "Unit devices only."})
-            try:
-                fixes = _validate(payload)
-            except ValidationError as exc:
-                return await _respond(send, 400, exc.detail)
-            row = await self._store(conn, unit_id, fixes)
+        try:
+            pool = await self._pool()
+            async with pool.connection() as conn:
+                row = await (await conn.execute(AUTH_SQL, [auth[6:].strip()])).fetchone()
+                if row is None:
+                    return await _respond(send, 401, {"detail": "Invalid token."}, challenge=True)
+                unit_id = row[0]
+                if unit_id is None:
+                    return await _respond(send, 403, {"detail": "Unit devices only."})
+                try:
+                    fixes = _validate(payload)
+                except ValidationError as exc:
+                    return await _respond(send, 400, exc.detail)
+                row = await self._store(conn, unit_id, fixes)
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+            # PostgreSQL restarting or unreachable: nothing was stored; the phone keeps the
+            # fixes and sends them again (the pool drops the broken connection).
+            log.warning("position report not stored, database unavailable: %s", exc)
+            return await _respond(send, 503, {"detail": DATABASE_UNAVAILABLE}, retry_after=RETRY_AFTER_S)
         # Committed and the connection returned: only now the journal row (which takes the
         # journal lock, so it must never wait while this request holds the unit row).
         if row is not None and row[0]:
@@ -124,12 +135,14 @@ def _publish_position(unit_id):
         log.warning("journal row for unit %s position failed", unit_id, exc_info=True)
 
 
-async def _respond(send, status, body, challenge=False):
+async def _respond(send, status, body, challenge=False, retry_after=None):
     from rest_framework.utils.encoders import JSONEncoder
 
     data = json.dumps(body, cls=JSONEncoder).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
     if challenge:
         headers.append((b"www-authenticate", b"Token"))
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})

@@ -145,9 +145,12 @@ export class Feed {
       this.socket = null;
       if (this.stopped) return;
       this.attempt += 1;
-      // 0.5 s, 1 s, 2 s, then every 4 s: a restarted server is back within seconds, and a
-      // console that hammers a struggling server helps nobody.
-      const delay = Math.min(4000, 500 * 2 ** Math.min(this.attempt - 1, 3));
+      // A server shutting down gracefully (1012 service restart, 1001 going away) has
+      // peers that are up: reconnect at once, spread over 200 ms so a restart's consoles
+      // don't arrive together. Otherwise 0.5 s, 1 s, 2 s, then every 4 s: a restarted
+      // server is back within seconds, and hammering a struggling one helps nobody.
+      const restart = (event.code === 1012 || event.code === 1001) && this.attempt === 1;
+      const delay = restart ? Math.random() * 200 : Math.min(4000, 500 * 2 ** Math.min(this.attempt - 1, 3));
       this.onStatus("down", { attempt: this.attempt, code: event.code, retryIn: delay });
       this.timer = setTimeout(() => this.open(), delay);
     };

@@ -1100,6 +1100,7 @@ function setConn(status, info = {}) {
   const text = {
     connecting: _("Connecting…"), live: _("Live"), sync: _("Loading…"),
     down: _("Disconnected"), reconnecting: _("Reconnecting…"),
+    degraded: _("Degraded: updates every second"),
   }[status] || status;
   box.className = `conn conn-${status}`;
   $("conn-text").textContent = info.attempt && status !== "live" ? `${text} (${info.attempt})` : text;
@@ -1111,7 +1112,11 @@ function setConn(status, info = {}) {
 
 const feed = new Feed({
   cursor: () => state.lastId,
-  onMessage: (message) => { if (state.receive(message) === "snapshot") loadSnapshot(); },
+  onMessage: (message) => {
+    // The server's word on the live channel: while Redis is down it follows the journal.
+    if (message.type === "status") { setConn(message.degraded ? "degraded" : "live"); return; }
+    if (state.receive(message) === "snapshot") loadSnapshot();
+  },
   onStatus: (status, info) => {
     if (status === "live" && !state.ready) { setConn("sync"); everLive = true; return; }
     setConn(status, info);
