@@ -143,7 +143,7 @@ UPDATABLE = ("incident_type", "priority", "description", "caller_name", "caller_
 @transaction.atomic
 def call_update(*, call_id, actor, changes, location=None, address=None):
     """Operator corrections. A call that gains a location or a new type is dispatched again."""
-    call = Call.objects.select_for_update(of=("self",)).get(pk=call_id)
+    call = Call.objects.select_for_update(of=("self",), no_key=True).get(pk=call_id)
     if call.status not in CallStatus.OPEN:
         from dispatch.errors import InvalidOperation
 
@@ -188,7 +188,7 @@ def call_update(*, call_id, actor, changes, location=None, address=None):
 
 @transaction.atomic
 def call_add_note(*, call_id, actor, text):
-    call = Call.objects.select_for_update(of=("self",)).get(pk=call_id)
+    call = Call.objects.select_for_update(of=("self",), no_key=True).get(pk=call_id)
     record_event("call.updated", call=call, actor=actor, summary=f"note: {text}"[:300])
     return call
 
@@ -202,7 +202,7 @@ def _recent_aml_fix(call):
 
     lock_caller_number(call.caller_phone)
     recent = (
-        AmlMessage.objects.select_for_update().filter(
+        AmlMessage.objects.select_for_update(no_key=True).filter(
             msisdn=call.caller_phone, accepted=True, call__isnull=True,
             received_at__gte=timezone.now() - timedelta(minutes=10),
         )
@@ -272,7 +272,7 @@ def aml_receive(*, msisdn, message, actor=None):
             location=Point(fix.lon, fix.lat, srid=4326), accuracy_m=fix.accuracy_m, fix_time=fix.fix_time,
         )
         call = (
-            Call.objects.select_for_update(of=("self",))
+            Call.objects.select_for_update(of=("self",), no_key=True)
             .filter(caller_phone=number, status__in=CallStatus.OPEN, received_at__gte=now - AML_MATCH_WINDOW)
             .order_by("-received_at")
             .first()

@@ -119,7 +119,7 @@ def _unmet_reason(call, service, capability, refused, now):
 
 def _lock_call(call_id):
     return (
-        Call.objects.select_for_update(of=("self",))
+        Call.objects.select_for_update(of=("self",), no_key=True)
         .select_related("incident_type")
         .filter(id=call_id)
         .first()

@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 def _lock(model, pk):
-    return model.objects.select_for_update(of=("self",)).get(pk=pk)
+    return model.objects.select_for_update(of=("self",), no_key=True).get(pk=pk)
 
 
 def _lock_assignment(assignment_id):
@@ -42,7 +42,7 @@ def _lock_assignment(assignment_id):
     ids = Assignment.objects.filter(pk=assignment_id).values("call_id", "unit_id").first()
     if ids is None:
         raise Assignment.DoesNotExist
-    call = Call.objects.select_for_update(of=("self",)).select_related("incident_type").get(pk=ids["call_id"])
+    call = Call.objects.select_for_update(of=("self",), no_key=True).select_related("incident_type").get(pk=ids["call_id"])
     unit = _lock(Unit, ids["unit_id"])
     assignment = _lock(Assignment, assignment_id)
     assignment.call, assignment.unit = call, unit
@@ -183,7 +183,7 @@ def assignment_cancel(*, assignment_id, reason="", actor=None):
 def assign_unit(*, call_id, unit_id, actor=None):
     """An operator sends a specific unit; 409 if it cannot go now."""
     with transaction.atomic():
-        call = Call.objects.select_for_update(of=("self",)).select_related("incident_type").get(pk=call_id)
+        call = Call.objects.select_for_update(of=("self",), no_key=True).select_related("incident_type").get(pk=call_id)
         if call.status not in CallStatus.OPEN:
             raise InvalidOperation(f"Call {call.reference} is {call.status}.")
         unit = _lock(Unit, unit_id)
@@ -218,7 +218,7 @@ def _line_for(call, unit):
 def call_release(*, call_id, actor=None):
     """Release a hold (possible duplicate) and run dispatch again."""
     with transaction.atomic():
-        call = Call.objects.select_for_update(of=("self",)).get(pk=call_id)
+        call = Call.objects.select_for_update(of=("self",), no_key=True).get(pk=call_id)
         if call.status not in CallStatus.OPEN:
             raise InvalidOperation(f"Call {call.reference} is {call.status}.")
         call.hold_reason = ""
@@ -263,7 +263,7 @@ def _save_ended(call):
 
 def call_close(*, call_id, disposition, notes="", actor=None):
     with transaction.atomic():
-        call = Call.objects.select_for_update(of=("self",)).get(pk=call_id)
+        call = Call.objects.select_for_update(of=("self",), no_key=True).get(pk=call_id)
         if call.status == CallStatus.CLOSED:
             return call
         if disposition not in Disposition.values:
@@ -280,7 +280,7 @@ def call_close(*, call_id, disposition, notes="", actor=None):
 
 def call_cancel(*, call_id, reason="", actor=None):
     with transaction.atomic():
-        call = Call.objects.select_for_update(of=("self",)).get(pk=call_id)
+        call = Call.objects.select_for_update(of=("self",), no_key=True).get(pk=call_id)
         if call.status == CallStatus.CANCELLED:
             return call
         now = timezone.now()
@@ -299,7 +299,7 @@ def call_merge(*, call_id, into_id, actor=None):
         raise InvalidOperation("A call cannot be merged into itself.")
     with transaction.atomic():
         # Two calls: lock in id order so two opposite merges cannot deadlock.
-        locked = {c.pk: c for c in Call.objects.select_for_update(of=("self",)).filter(pk__in=[call_id, into_id]).order_by("pk")}
+        locked = {c.pk: c for c in Call.objects.select_for_update(of=("self",), no_key=True).filter(pk__in=[call_id, into_id]).order_by("pk")}
         call, into = locked[call_id], locked[into_id]
         if call.status == CallStatus.MERGED:
             if call.merged_into_id == into_id:

@@ -27,7 +27,7 @@ def unit_create(*, actor, callsign, service, capabilities=(), home_station=""):
 
 @transaction.atomic
 def unit_update(*, unit_id, actor, changes):
-    unit = Unit.objects.select_for_update().get(pk=unit_id)
+    unit = Unit.objects.select_for_update(no_key=True).get(pk=unit_id)
     changed = []
     for field in ("callsign", "service", "capabilities", "home_station"):
         if field in changes:
@@ -44,7 +44,7 @@ def unit_update(*, unit_id, actor, changes):
 @transaction.atomic
 def unit_issue_token(*, unit_id, actor):
     """A new device token for the unit; the old one stops working at once."""
-    unit = Unit.objects.select_for_update().get(pk=unit_id)
+    unit = Unit.objects.select_for_update(no_key=True).get(pk=unit_id)
     User = get_user_model()
     if unit.user is None:
         user, _ = User.objects.get_or_create(username=f"unit-{unit.pk}-{unit.callsign}".lower()[:150])

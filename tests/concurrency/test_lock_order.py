@@ -1,0 +1,76 @@
+"""Intake never deadlocks with the engine (issue 13, item 0).
+
+The journal lock is taken by each writing transaction's first event and held to commit.
+A transaction that, after taking it, waits for a row another transaction holds while
+that one waits for the journal lock is a deadlock: PostgreSQL kills one of them, and if
+it is the intake, the caller's call is refused with a 500. The hidden case was a
+deferred foreign key: a new call marked as a possible duplicate of call A checks, at
+COMMIT (after its journal row), that A exists by taking KEY SHARE on A's row, which the
+engine held FOR UPDATE while waiting for the journal lock. Row locks on calls and units
+are FOR NO KEY UPDATE now (no id ever changes), which KEY SHARE does not wait for.
+The other deferred keys cannot wait on another transaction: an assignment's unit is
+already locked by the transaction's own claim, and journal rows carry no constraints
+to calls, units or assignments.
+"""
+
+import threading
+import time
+
+import pytest
+from django.contrib.gis.geos import Point
+from django.db import connection, transaction
+
+from calls.services import call_update
+from dispatch import engine
+from dispatch.events import record_event
+from tests.factories import new_call
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _engine_holds_call_then_wants_journal(call_id, locked, go, errors):
+    """What the engine does in a slot: lock the call row, work, then record events."""
+    try:
+        with transaction.atomic():
+            call = engine._lock_call(call_id)
+            locked.set()
+            go.wait(10)
+            time.sleep(0.3)  # the intake is now past its journal row and committing
+            record_event("call.updated", call=call, summary="engine slot")
+    except Exception as exc:
+        errors.append(exc)
+    finally:
+        connection.close()
+
+
+def test_a_possible_duplicate_is_stored_while_the_engine_holds_the_first_call():
+    first = new_call("cardiac_arrest", lat=51.128, lon=71.430, accuracy=500)
+    locked, go, errors = threading.Event(), threading.Event(), []
+    engine_thread = threading.Thread(target=_engine_holds_call_then_wants_journal,
+                                     args=(first.pk, locked, go, errors))
+    engine_thread.start()
+    assert locked.wait(10)
+    go.set()
+    # 1 km away, each ±500 m: a possible duplicate of the first call.
+    second = new_call("cardiac_arrest", lat=51.137, lon=71.430, accuracy=500)
+    engine_thread.join(20)
+    assert errors == []
+    assert list(second.possible_duplicates.values_list("id", flat=True)) == [first.pk]
+
+
+def test_a_located_update_that_finds_a_duplicate_never_deadlocks_with_the_engine():
+    first = new_call("gas_leak", lat=51.128, lon=71.430, accuracy=20)
+    second = new_call("gas_leak", lat=None)
+    locked, go, errors = threading.Event(), threading.Event(), []
+    engine_thread = threading.Thread(target=_engine_holds_call_then_wants_journal,
+                                     args=(first.pk, locked, go, errors))
+    engine_thread.start()
+    assert locked.wait(10)
+    go.set()
+    with transaction.atomic():
+        call_update(call_id=second.pk, actor=None, changes={},
+                    location={"point": Point(71.4301, 51.1281, srid=4326), "accuracy_m": 10})
+    engine_thread.join(20)
+    assert errors == []
+    second.refresh_from_db()
+    assert list(second.possible_duplicates.values_list("id", flat=True)) == [first.pk]
