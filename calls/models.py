@@ -126,6 +126,8 @@ class Call(models.Model):
             models.Index(
                 fields=["dispatch_requested_at"], name="call_needs_dispatch_idx", condition=Q(dispatch_requested_at__isnull=False)
             ),
+            # /metrics counts the calls dispatched since its last scrape (ops/prometheus.py).
+            models.Index(fields=["dispatched_at"], name="call_dispatched_idx", condition=Q(dispatched_at__isnull=False)),
             GistIndex(fields=["location"], name="call_location_gist"),
             GinIndex(
                 name="call_text_trgm",

@@ -18,8 +18,10 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @pytest.fixture(autouse=True)
-def _no_histogram_cache(monkeypatch):
-    monkeypatch.setattr(prometheus, "HISTOGRAM_CACHE_S", 0.0)
+def _fresh_histogram(monkeypatch):
+    """Each test is a new process as far as the settled part of the histogram goes."""
+    monkeypatch.setattr(prometheus, "_settled", {"upto": None, "counts": [0] * len(prometheus.DISPATCH_BUCKETS_S),
+                                                 "count": 0, "sum": 0.0})
 
 
 def samples(text):
@@ -105,19 +107,23 @@ def test_without_heartbeats_ages_are_infinite_and_counts_zero(client):
 
 
 @pytest.mark.django_db
-def test_the_histogram_is_read_again_only_after_its_cache_time(client, monkeypatch):
-    def count():
+def test_the_histogram_counts_each_call_once_as_calls_settle(client, monkeypatch):
+    def histogram():
         got = samples(client.get("/metrics").content.decode())
-        return got[("dispatch112_call_dispatch_seconds_count", frozenset())]
+        return (got[("dispatch112_call_dispatch_seconds_count", frozenset())],
+                got[("dispatch112_call_dispatch_seconds_bucket", frozenset({("le", "5.0")}))])
 
-    monkeypatch.setattr(prometheus, "HISTOGRAM_CACHE_S", 60.0)
-    prometheus._histogram_cache.clear()
-    call(1, "dispatched", dispatch_s=3)
-    assert count() == 1
-    call(1, "dispatched", dispatch_s=3)
-    assert count() == 1  # cached
-    monkeypatch.setattr(prometheus, "HISTOGRAM_CACHE_S", 0.0)
-    assert count() == 2
+    call(1, "dispatched", dispatch_s=3)  # an hour ago: settled at the first scrape
+    assert histogram() == (1, 1)
+    recent = new_call()
+    now = timezone.now()
+    Call.objects.filter(pk=recent.pk).update(status="dispatched", received_at=now - timedelta(seconds=20),
+                                             dispatched_at=now)
+    assert histogram() == (2, 1)  # dispatched just now: in the live part
+    assert histogram() == (2, 1)  # and not counted twice
+    monkeypatch.setattr(prometheus, "SETTLE_S", 0.0)
+    assert histogram() == (2, 1)  # moved into the settled part, still once
+    assert histogram() == (2, 1)
 
 
 @pytest.mark.django_db
