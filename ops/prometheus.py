@@ -15,7 +15,6 @@ carries X-Forwarded-For, Forwarded or X-Real-IP is not trusted as local.
 import ipaddress
 import math
 import threading
-import time
 
 from django.db import connection, transaction
 from django.http import HttpResponse
