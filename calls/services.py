@@ -189,7 +189,7 @@ def call_update(*, call_id, actor, changes, location=None, address=None):
 @transaction.atomic
 def call_add_note(*, call_id, actor, text):
     call = Call.objects.select_for_update(of=("self",), no_key=True).get(pk=call_id)
-    record_event("call.updated", call=call, actor=actor, summary=f"note: {text}"[:300])
+    record_event("call.updated", call=call, actor=actor, summary=f"note: {text}")
     return call
 
 

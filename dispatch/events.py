@@ -81,7 +81,7 @@ def record_event(type_, *, call=None, unit=None, assignment=None, actor=None, su
         unit=unit or (assignment.unit if assignment is not None else None),
         assignment=assignment,
         actor=actor,
-        summary=summary[:300],
+        summary=summary,
         data=data,
     )
     transaction.on_commit(lambda: publish_events([event]))

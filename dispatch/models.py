@@ -70,7 +70,9 @@ class Event(models.Model):
     )
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # Why this happened, in words, for the timeline ("declined: road closed").
-    summary = models.CharField(max_length=300, blank=True, default="")
+    # Text, not a bounded column: it carries operators' notes and closing notes whole
+    # (the API bounds them, 2,000 characters).
+    summary = models.TextField(blank=True, default="")
     data = models.JSONField(default=dict)
 
     class Meta:

@@ -120,6 +120,21 @@ def test_assign_busy_unit_is_409_and_timeline_shows_every_step(operator_client, 
     assert [e["id"] for e in timeline] == sorted(e["id"] for e in timeline)
 
 
+def test_long_notes_and_closing_notes_are_kept_whole_and_a_note_over_the_limit_is_a_400(operator_client):
+    created = operator_client.post(CALLS, {**VALID, "incident_type": "noise_complaint"}, format="json").json()
+    url = f"{CALLS}{created['id']}"
+    note = ("Caller describes the scene: " + "очень длинное описание " * 60).strip()  # ~1,400 characters
+    assert operator_client.post(f"{url}/notes/", {"text": note}, format="json").status_code == 200
+    too_long = operator_client.post(f"{url}/notes/", {"text": "x" * 2001}, format="json")
+    assert too_long.status_code == 400 and "text" in too_long.json()
+    closing = ("Handed over to the district officer. " * 50).strip()  # 1,849 characters
+    assert operator_client.post(f"{url}/close/", {"disposition": "resolved", "notes": closing},
+                                format="json").status_code == 200
+    summaries = [e["summary"] for e in operator_client.get(f"{url}/timeline/").json()]
+    assert f"note: {note}" in summaries
+    assert f"closed: resolved {closing}" in summaries
+
+
 def test_call_list_filters(operator_client):
     operator_client.post(CALLS, VALID, format="json")
     operator_client.post(CALLS, {"incident_type": "power_outage", "location": {"lat": 51.2, "lon": 71.5}},
