@@ -2,8 +2,10 @@
 
 Issue 12, part 2. Celery 5.7 + kombu 5.7 used to end the worker here ("Restoring 1
 unacknowledged message(s)" then "Unrecoverable error: AttributeError("'NoneType' object
-has no attribute 'hostname'")"); config/celery.py works around it. Everything runs on a
-private redis-server: the shared one on 6379 is never touched.
+has no attribute 'hostname'")"); config/celery.py works around it. The crash needs both an
+unacknowledged task and a consumer waiting in BRPOP (a free pool slot) at the moment Redis
+dies, so the test sets up exactly that; without the workaround it fails waiting for the
+reconnection. Everything runs on a private redis-server: the shared one is never touched.
 """
 
 import json
@@ -90,7 +92,8 @@ def _lock_waiters(conn):
 def _polling_for_work(server):
     """The worker's consumer is parked in BRPOP (a free pool slot): kombu's close then reads it."""
     try:
-        return any(c.get("cmd") == "brpop" for c in redis.Redis(port=server.port).client_list())
+        with redis.Redis(port=server.port) as client:
+            return any(c.get("cmd") == "brpop" for c in client.client_list())
     except redis.ConnectionError:
         return False
 
