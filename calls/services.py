@@ -38,31 +38,45 @@ def geocode_address(address):
     return Point(best["lon"], best["lat"], srid=4326), accuracy, best["label"]
 
 
+# Possible duplicates are held for an operator only up to this priority number's better:
+# a call this urgent (P1 threat to life, P2) is dispatched at once and only flagged.
+HOLD_DUPLICATES_FROM_PRIORITY = 3
+
+
+def holds_as_duplicate(priority):
+    return priority >= HOLD_DUPLICATES_FROM_PRIORITY
+
+
 def find_possible_duplicates(*, incident_type_id, point, accuracy_m, exclude_id=None, now=None):
     """Open calls of the same type whose caller could be the same place and moment.
 
-    Within DUPLICATE_RADIUS_M plus both callers' uncertainty radii, received in the last
-    DUPLICATE_WINDOW_MIN. The DWithin prefilter uses the GiST index on call.location.
+    Within DUPLICATE_RADIUS_M plus both callers' uncertainty radii, at most
+    DUPLICATE_MAX_RADIUS_M, received in the last DUPLICATE_WINDOW_MIN. A location less
+    certain than DUPLICATE_MAX_ACCURACY_M (a cell-tower fix, a street-level geocode, an
+    AML fix of unknown accuracy) is compared with nothing: it cannot tell two incidents
+    a kilometre apart from one. The DWithin prefilter uses the GiST index on call.location.
     """
-    if point is None:
+    limit = settings.DUPLICATE_MAX_ACCURACY_M
+    if point is None or (accuracy_m or 0.0) > limit:
         return []
     now = now or timezone.now()
     radius = settings.DUPLICATE_RADIUS_M
+    cap = settings.DUPLICATE_MAX_RADIUS_M
     own = accuracy_m or 0.0
     window_start = now - timedelta(minutes=settings.DUPLICATE_WINDOW_MIN)
-    # 2 km covers any other caller's radius we would still believe.
     qs = (
         Call.objects.filter(
             status__in=CallStatus.OPEN,
             incident_type_id=incident_type_id,
             received_at__gte=window_start,
-            location__dwithin=(point, D(m=radius + own + 2000)),
+            location__dwithin=(point, D(m=min(radius + own + limit, cap))),
         )
+        .exclude(location_accuracy_m__gt=limit)
         .exclude(pk=exclude_id)
         .annotate(distance=Distance("location", point))
         .order_by("received_at")
     )
-    return [c for c in qs if c.distance.m <= radius + own + (c.location_accuracy_m or 0.0)]
+    return [c for c in qs if c.distance.m <= min(radius + own + (c.location_accuracy_m or 0.0), cap)]
 
 
 def _apply_location(call, location, address):
@@ -104,7 +118,7 @@ def call_create(*, actor, incident_type, priority=None, caller_phone="", caller_
     duplicates = find_possible_duplicates(
         incident_type_id=incident_type.id, point=call.location, accuracy_m=call.location_accuracy_m, now=now
     )
-    if duplicates:
+    if duplicates and holds_as_duplicate(call.priority):
         call.hold_reason = "possible_duplicate"
     call.save()
     # The reference carries the id, so it is known only after the insert.
@@ -129,9 +143,11 @@ def _raise_location_alerts(call, actor, problem, duplicates):
                   "detail": problem or "no location given"},
         )
     if duplicates:
+        held = call.hold_reason == "possible_duplicate"
         record_event(
-            "alert.raised", call=call, actor=actor, summary="possible duplicate",
-            data={"kind": "possible_duplicate", "call": call.id, "reference": call.reference,
+            "alert.raised", call=call, actor=actor,
+            summary="possible duplicate" if held else "possible duplicate, dispatched (P1/P2 are never held)",
+            data={"kind": "possible_duplicate", "call": call.id, "reference": call.reference, "held": held,
                   "possible_duplicates": [d.id for d in duplicates],
                   "references": [d.reference for d in duplicates]},
         )
@@ -162,6 +178,10 @@ def call_update(*, call_id, actor, changes, location=None, address=None):
         problem = _apply_location(call, location, address)
         changed.append("location")
     redispatch = (call.location is not None and not was_located) or call.incident_type_id != old_type
+    if call.hold_reason == "possible_duplicate" and not holds_as_duplicate(call.priority):
+        # Raised to P1/P2: too urgent to wait for an operator's merge; it stays flagged.
+        call.hold_reason = ""
+        redispatch = True
     if redispatch:
         call.dispatch_requested_at = timezone.now()
     if not changed:
@@ -173,7 +193,8 @@ def call_update(*, call_id, actor, changes, location=None, address=None):
             accuracy_m=call.location_accuracy_m, exclude_id=call.pk,
         )
         if duplicates:
-            call.hold_reason = "possible_duplicate"
+            if holds_as_duplicate(call.priority):
+                call.hold_reason = "possible_duplicate"
             call.possible_duplicates.add(*duplicates)
     call.save()
     record_event("call.updated", call=call, actor=actor, summary="changed: " + ", ".join(sorted(set(changed))))

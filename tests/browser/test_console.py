@@ -153,7 +153,8 @@ def test_operator_works_a_call_from_its_detail(page, transactional_db):
         status="out_of_service",
     )
     first = create_call(operator, "traffic_accident_injury", description="Two cars, one driver trapped")
-    held = create_call(operator, "traffic_accident_injury", lat=51.12805, lon=71.43005)
+    # Logged as P3 (P1/P2 duplicates are dispatched at once and only flagged).
+    held = create_call(operator, "traffic_accident_injury", lat=51.12805, lon=71.43005, priority=3)
     assert held.hold_reason == "possible_duplicate"
     log_in(page, operator.username)
 

@@ -44,15 +44,15 @@ def _engine_holds_call_then_wants_journal(call_id, locked, go, errors):
 
 
 def test_a_possible_duplicate_is_stored_while_the_engine_holds_the_first_call():
-    first = new_call("cardiac_arrest", lat=51.128, lon=71.430, accuracy=500)
+    first = new_call("cardiac_arrest", lat=51.128, lon=71.430, accuracy=200)
     locked, go, errors = threading.Event(), threading.Event(), []
     engine_thread = threading.Thread(target=_engine_holds_call_then_wants_journal,
                                      args=(first.pk, locked, go, errors))
     engine_thread.start()
     assert locked.wait(10)
     go.set()
-    # 1 km away, each ±500 m: a possible duplicate of the first call.
-    second = new_call("cardiac_arrest", lat=51.137, lon=71.430, accuracy=500)
+    # 400 m away, each ±200 m: a possible duplicate of the first call (flagged; P1 is not held).
+    second = new_call("cardiac_arrest", lat=51.1316, lon=71.430, accuracy=200)
     engine_thread.join(20)
     assert errors == []
     assert list(second.possible_duplicates.values_list("id", flat=True)) == [first.pk]

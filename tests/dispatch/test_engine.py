@@ -7,6 +7,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from calls.models import Call
+from calls.services import call_update
 from dispatch import engine, services
 from dispatch.errors import TransitionNotAllowed, UnitBusy
 from dispatch.models import Assignment, Event
@@ -247,8 +248,6 @@ def test_operator_cancelled_assignment_reopens_the_need_with_another_unit():
 
 
 def test_call_without_location_waits_and_is_dispatched_once_located():
-    from calls.services import call_update
-
     UnitFactory(service="medical", capabilities=["als"])
     call = new_call(lat=None)
     assert Event.objects.filter(type="alert.raised", call=call, data__kind="no_location").exists()
@@ -262,11 +261,11 @@ def test_call_without_location_waits_and_is_dispatched_once_located():
 
 
 def test_possible_duplicate_is_held_until_released():
-    UnitFactory(service="medical", capabilities=["als"], location=point(51.14, 71.43))
-    UnitFactory(service="medical", capabilities=["als"], location=point(51.15, 71.43))
-    first = new_call()
+    UnitFactory(service="police", location=point(51.14, 71.43))
+    UnitFactory(service="police", location=point(51.15, 71.43))
+    first = new_call("traffic_accident")  # P3
     engine.dispatch_call(first.pk)
-    second = new_call(lat=51.1290, lon=71.4300)  # ~110 m away, same type
+    second = new_call("traffic_accident", lat=51.1290, lon=71.4300)  # ~110 m away, same type
     second.refresh_from_db()
     assert second.hold_reason == "possible_duplicate"
     assert list(second.possible_duplicates.all()) == [first]
@@ -275,6 +274,51 @@ def test_possible_duplicate_is_held_until_released():
     services.call_release(call_id=second.pk)
     engine.dispatch_waiting(grace=NO_GRACE)
     assert len(active(second)) == 1
+
+
+def test_a_life_threatening_possible_duplicate_is_dispatched_at_once_and_flagged():
+    UnitFactory(service="medical", capabilities=["als"], location=point(51.14, 71.43))
+    UnitFactory(service="medical", capabilities=["als"], location=point(51.15, 71.43))
+    first = new_call()  # cardiac arrest, P1
+    engine.dispatch_call(first.pk)
+    second = new_call(lat=51.1290, lon=71.4300)  # ~110 m away, same type
+    second.refresh_from_db()
+    assert second.hold_reason == "" and list(second.possible_duplicates.all()) == [first]
+    alert = Event.objects.get(type="alert.raised", call=second, data__kind="possible_duplicate")
+    assert alert.data["held"] is False and alert.data["possible_duplicates"] == [first.pk]
+    engine.dispatch_call(second.pk)
+    assert len(active(second)) == 1
+
+
+@pytest.mark.parametrize("accuracy", [300, 5000, 100_000])
+def test_a_location_too_coarse_to_compare_is_never_a_duplicate(accuracy):
+    first = new_call("traffic_accident", accuracy=10)
+    coarse = new_call("traffic_accident", lat=51.1282, lon=71.4300, accuracy=accuracy)  # a cell fix, unknown AML
+    assert coarse.hold_reason == "" and not coarse.possible_duplicates.exists()
+    # and a precise call next to a coarse one is not held against it either
+    near_coarse = new_call("traffic_accident", lat=51.1283, lon=71.4301, accuracy=10)
+    assert list(near_coarse.possible_duplicates.all()) == [first]
+
+
+def test_the_duplicate_radius_is_capped():
+    first = new_call("traffic_accident", accuracy=240)
+    far = new_call("traffic_accident", lat=51.1280 + 0.0054, accuracy=240)  # ~600 m: 150 + 240 + 240 > cap 500
+    assert far.hold_reason == "" and not far.possible_duplicates.exists()
+    near = new_call("traffic_accident", lat=51.1280 - 0.0040, accuracy=240)  # ~445 m
+    assert list(near.possible_duplicates.all()) == [first] and near.hold_reason == "possible_duplicate"
+
+
+def test_raising_a_held_duplicate_to_p1_releases_it_for_dispatch():
+    UnitFactory(service="police", location=point(51.14, 71.43))
+    first = new_call("traffic_accident")
+    held = new_call("traffic_accident", lat=51.1290, lon=71.4300)
+    assert held.hold_reason == "possible_duplicate"
+    call_update(call_id=held.pk, actor=None, changes={"priority": 1})
+    held.refresh_from_db()
+    assert held.hold_reason == "" and held.dispatch_requested_at is not None
+    assert list(held.possible_duplicates.all()) == [first]
+    engine.dispatch_call(held.pk)
+    assert len(active(held)) == 1
 
 
 def test_merge_frees_units_and_points_at_the_call_kept():
