@@ -255,6 +255,11 @@ DISPATCH_STALE_LOCATION_S = _setting("DISPATCH_STALE_LOCATION_S", int, 300, lamb
 DISPATCH_ACK_TIMEOUT_S = _setting("DISPATCH_ACK_TIMEOUT_S", int, 60, lambda v: v > 0)
 DUPLICATE_RADIUS_M = _setting("DUPLICATE_RADIUS_M", float, 150.0, lambda v: v >= 0)
 DUPLICATE_WINDOW_MIN = _setting("DUPLICATE_WINDOW_MIN", float, 20.0, lambda v: v >= 0)
+# A location less certain than this is never compared (a cell fix, a street geocode), and
+# radius + both uncertainties never exceeds the cap: "possible duplicate" kilometres apart
+# held a cardiac arrest with an ambulance free (issue 13).
+DUPLICATE_MAX_ACCURACY_M = _setting("DUPLICATE_MAX_ACCURACY_M", float, 250.0, lambda v: v >= 0)
+DUPLICATE_MAX_RADIUS_M = _setting("DUPLICATE_MAX_RADIUS_M", float, 500.0, lambda v: v >= 0)
 # A position that moved less than this, with no status change, is kept as history only:
 # GPS writes to the indexed live column are never HOT updates (PITFALLS.md).
 UNIT_POSITION_MIN_MOVE_M = _setting("UNIT_POSITION_MIN_MOVE_M", float, 5.0, lambda v: v >= 0)
