@@ -14,19 +14,20 @@ cannot deadlock, and a worker killed between slots leaves only whole assignments
 """
 
 import logging
+import time
 from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.gis.db.models.functions import Distance, GeometryDistance
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from calls.models import Call
 from units.models import Unit
 
-from .events import record_event
+from .events import record_event, request_dispatch
 from .models import Assignment
 from .transitions import AssignmentStatus, CallStatus, UnitStatus
 
@@ -43,6 +44,7 @@ REASON_NO_CAPABILITY = "no_unit_with_capability"
 REASON_ALL_BUSY = "all_busy"
 REASON_ALL_STALE = "all_stale"
 REASON_ALL_REFUSED = "all_refused"
+REASON_QUEUED = "queued"  # a free unit fits, but a more urgent waiting call comes first (rule 3)
 
 
 def fresh_cutoff(now=None):
@@ -148,7 +150,7 @@ def refresh_call_status(call, now):
     return changed
 
 
-def _finish_pass(call_id, now):
+def _finish_pass(call_id, now, queued=()):
     """Record what stays unmet (with reasons) and clear the dispatch request."""
     with transaction.atomic():
         call = _lock_call(call_id)
@@ -164,7 +166,10 @@ def _finish_pass(call_id, now):
                 unmet = [_need(s, c, n, REASON_ON_HOLD) for s, c, n in gaps]
             else:
                 refused = refused_unit_ids(call)
-                unmet = [_need(s, c, n, _unmet_reason(call, s, c, refused, now)) for s, c, n in gaps]
+                unmet = [
+                    _need(s, c, n, REASON_QUEUED if (s, c) in queued else _unmet_reason(call, s, c, refused, now))
+                    for s, c, n in gaps
+                ]
         needs_changed = unmet != call.unmet_needs
         if not needs_changed and call.dispatch_requested_at is None:
             return
@@ -197,8 +202,28 @@ def _dispatchable(call):
     return call.status in CallStatus.OPEN and call.location is not None and not call.hold_reason
 
 
-def _fill_one_slot(call_id, skip_lines, now):
-    """Claim one unit for the call's first unmet line. Returns ('done'|'assigned'|'unfillable', line)."""
+def more_urgent_waiting_exists(call, unit):
+    """Is an open, dispatchable call more urgent than `call` (priority, then age) waiting
+    for a unit like this one? Then it comes first (SPEC rule 3), also for a new call's
+    own task, which would otherwise take the unit from under it."""
+    fits = Q(unmet_needs__contains=[{"service": unit.service, "capability": None}])
+    for capability in unit.capabilities:
+        fits |= Q(unmet_needs__contains=[{"service": unit.service, "capability": capability}])
+    return (
+        Call.objects.filter(status__in=CallStatus.OPEN, location__isnull=False, hold_reason="")
+        .filter(Q(priority__lt=call.priority) | Q(priority=call.priority, received_at__lt=call.received_at))
+        .filter(fits)
+        .exclude(pk=call.pk)
+        .exists()
+    )
+
+
+def _fill_one_slot(call_id, skip_lines, now, in_order=False):
+    """Claim one unit for the call's first unmet line.
+
+    Returns ('done'|'assigned'|'unfillable'|'queued', line). `in_order`: the caller is the
+    waiting pass, which serves calls most urgent first, so no call ahead can be waiting.
+    """
     with transaction.atomic():
         call = _lock_call(call_id)
         if call is None or not _dispatchable(call):
@@ -218,6 +243,8 @@ def _fill_one_slot(call_id, skip_lines, now):
                 break
             for unit in candidates:
                 tried.add(unit.id)
+                if not in_order and more_urgent_waiting_exists(call, unit):
+                    return "queued", (service, capability)
                 won = Unit.objects.filter(id=unit.id, status=UnitStatus.AVAILABLE).update(
                     status=UnitStatus.DISPATCHED, status_changed_at=now
                 )
@@ -259,49 +286,161 @@ def _create_assignment(call, unit, service, capability, distance_m, now, actor, 
     return assignment
 
 
-def dispatch_call(call_id):
-    """Fill the call's unmet plan lines; idempotent, safe to run concurrently."""
+def dispatch_call(call_id, in_order=False):
+    """Fill the call's unmet plan lines; idempotent, safe to run concurrently.
+
+    A line that a more urgent waiting call could use the same unit for is left to the
+    waiting pass (asked for after commit), unless this is that pass (`in_order`).
+    """
     now = timezone.now()
-    skip = set()
+    skip, queued = set(), set()
     made = 0
     for _ in range(MAX_SLOTS_PER_PASS):
-        outcome, line = _fill_one_slot(call_id, skip, now)
+        outcome, line = _fill_one_slot(call_id, skip, now, in_order=in_order)
         if outcome == "done":
             break
-        if outcome == "unfillable":
+        if outcome in ("unfillable", "queued"):
             skip.add(line)
+            if outcome == "queued":
+                queued.add(line)
         else:
             made += 1
-    _finish_pass(call_id, now)
+    _finish_pass(call_id, now, queued=queued)
+    if queued:
+        request_dispatch(None)
     return made
 
 
 # A call asked for dispatch less than this long ago is left to its own task.
 OWN_TASK_GRACE = timedelta(seconds=2)
+WAITING_PAGE = 200
+# One waiting pass stops after this long; what it did not reach keeps its request flag
+# and unmet needs, and the next pass (the sweep's, every few seconds) goes on from the top.
+WAITING_PASS_BUDGET_S = 20.0
+WAITING_PASS_LOCK_KEY = 112_000_003
 
 
-def waiting_call_ids(limit=200, grace=OWN_TASK_GRACE):
-    """Open, located, unheld calls that need the engine: most urgent first, then oldest.
+def _waiting_calls():
+    """Open, located, unheld calls that need the engine, in the order they are served."""
+    return Call.objects.filter(status__in=CallStatus.OPEN, location__isnull=False, hold_reason="")
+
+
+def waiting_call_ids(grace=OWN_TASK_GRACE):
+    """Every call the waiting pass would look at: most urgent first, then oldest.
 
     Calls with unmet needs, and calls whose own dispatch request is older than the grace
     period (its task was lost or is stuck behind a dead broker).
     """
-    return list(
-        Call.objects.filter(status__in=CallStatus.OPEN, location__isnull=False, hold_reason="")
-        .filter(Q(dispatch_requested_at__lte=timezone.now() - grace) | ~Q(unmet_needs=[]))
-        .order_by("priority", "received_at", "id")
-        .values_list("id", flat=True)[:limit]
+    return list(_waiting_page(None, grace, limit=None).values_list("id", flat=True))
+
+
+def _waiting_page(after, grace, limit=WAITING_PAGE):
+    qs = _waiting_calls().filter(
+        Q(dispatch_requested_at__lte=timezone.now() - grace) | ~Q(unmet_needs=[])
     )
+    if after is not None:
+        priority, received_at, pk = after
+        qs = qs.filter(
+            Q(priority__gt=priority)
+            | Q(priority=priority, received_at__gt=received_at)
+            | Q(priority=priority, received_at=received_at, id__gt=pk)
+        )
+    qs = qs.order_by("priority", "received_at", "id")
+    return qs if limit is None else qs[:limit]
 
 
-def dispatch_waiting(grace=OWN_TASK_GRACE):
-    """Serve every waiting call, in order of priority then age (SPEC rule 3)."""
-    served = 0
-    for call_id in waiting_call_ids(grace=grace):
-        served += dispatch_call(call_id)
-    # Calls that cannot be dispatched (no location, held) still get their request
-    # cleared and their reasons recorded.
-    stale_requests = Call.objects.filter(dispatch_requested_at__lte=timezone.now() - grace)
-    for call_id in stale_requests.values_list("id", flat=True)[:200]:
+def available_capacity(now=None):
+    """{service: [capability sets]} of the units the engine may choose right now."""
+    capacity = {}
+    rows = Unit.objects.filter(
+        status=UnitStatus.AVAILABLE, location__isnull=False, location_recorded_at__gte=fresh_cutoff(now)
+    ).values_list("service", "capabilities")
+    for service, capabilities in rows:
+        capacity.setdefault(service, []).append(set(capabilities))
+    return capacity
+
+
+def _could_be_served(unmet_needs, capacity):
+    for need in unmet_needs:
+        capability = need.get("capability")
+        if any(not capability or capability in caps for caps in capacity.get(need.get("service"), ())):
+            return True
+    return False
+
+
+class _PassLock:
+    """One waiting pass at a time (session advisory lock): passes asked for by every freed
+    unit would otherwise run side by side over the same calls."""
+
+    def __enter__(self):
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", [WAITING_PASS_LOCK_KEY])
+            self.held = cur.fetchone()[0]
+        return self.held
+
+    def __exit__(self, *exc):
+        if self.held:
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", [WAITING_PASS_LOCK_KEY])
+
+
+def dispatch_waiting(grace=OWN_TASK_GRACE, budget_s=WAITING_PASS_BUDGET_S):
+    """Serve every waiting call, in order of priority then age (SPEC rule 3).
+
+    Paged by (priority, received_at, id), so no call is out of reach however many wait.
+    A call is tried when its own request is pending (new, or its task was lost) or when
+    some available unit could serve one of its unmet lines; the others cost nothing
+    (a cold snap's hundreds of heating calls with no utility crew free). A request is
+    only cleared by trying its call. If units came free while the pass ran, it goes
+    round again, within the budget. Returns the number of units assigned, or None when
+    another pass holds the lock (it will see whatever this one would have).
+    """
+    started = time.monotonic()
+    with _PassLock() as held:
+        if not held:
+            return None
+        served = 0
+        while True:
+            before = _available_ids()
+            made, complete = _one_waiting_round(grace, available_capacity(), started + budget_s)
+            served += made
+            # Units freed while this round ran (a crew cleared) were not offered to the
+            # calls it had already passed: go round again for them.
+            if not complete or not (_available_ids() - before):
+                break
+        _finish_undispatchable(grace)
+        return served
+
+
+def _available_ids():
+    return set(Unit.objects.filter(status=UnitStatus.AVAILABLE).values_list("id", flat=True))
+
+
+def _one_waiting_round(grace, capacity, deadline):
+    """(units assigned, whether every waiting call was looked at)."""
+    made, after = 0, None
+    while True:
+        page = list(_waiting_page(after, grace).values("id", "priority", "received_at", "unmet_needs",
+                                                        "dispatch_requested_at"))
+        for row in page:
+            if time.monotonic() > deadline:
+                return made, False
+            if row["dispatch_requested_at"] is not None or _could_be_served(row["unmet_needs"], capacity):
+                assigned = dispatch_call(row["id"], in_order=True)
+                if assigned:
+                    made += assigned
+                    capacity = available_capacity()
+        if len(page) < WAITING_PAGE:
+            return made, True
+        last = page[-1]
+        after = (last["priority"], last["received_at"], last["id"])
+
+
+def _finish_undispatchable(grace):
+    """Calls asked for that the engine cannot serve (no location, held, ended) get their
+    request cleared and their reasons recorded; dispatchable ones never are, untried."""
+    stale = Call.objects.filter(dispatch_requested_at__lte=timezone.now() - grace).exclude(
+        status__in=CallStatus.OPEN, location__isnull=False, hold_reason=""
+    )
+    for call_id in stale.values_list("id", flat=True)[:WAITING_PAGE]:
         _finish_pass(call_id, timezone.now())
-    return served

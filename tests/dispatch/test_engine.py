@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.test import override_settings
 from django.utils import timezone
@@ -13,6 +14,7 @@ from dispatch.errors import TransitionNotAllowed, UnitBusy
 from dispatch.models import Assignment, Event
 from tests.conftest import point
 from tests.factories import UnitFactory, new_call
+from tests.realtime.test_faults import _dsn
 from units.models import Unit
 
 pytestmark = pytest.mark.django_db
@@ -376,3 +378,80 @@ def test_closing_a_call_with_several_units_frees_them_all():
     statuses = sorted(Assignment.objects.filter(call=call).values_list("status", flat=True))
     assert statuses == ["cancelled", "cancelled", "cleared"]
     assert not Unit.objects.exclude(status="available").exists()
+
+
+# --- the waiting pass (issue 13, items 1 and 7) ---------------------------------------------------
+
+
+def _heating_flood(n):
+    """n P2 heating calls waiting for utility crews that do not exist (a cold snap)."""
+    calls = [new_call("heating_failure", lat=51.05 + i * 0.0005, lon=71.30, accuracy=10) for i in range(n)]
+    # As each one's first pass left it: no utility crew, request cleared.
+    Call.objects.filter(pk__in=[c.pk for c in calls]).update(dispatch_requested_at=None, unmet_needs=[
+        {"service": "utility", "capability": "heating", "count": 1, "reason": "no_unit_of_service"}])
+    return calls
+
+
+def test_a_call_behind_hundreds_of_unservable_calls_is_served_when_a_unit_frees():
+    _heating_flood(engine.WAITING_PAGE + 10)  # more than a page (the old pass stopped at 200)
+    police_call = new_call("noise_complaint", lat=51.20, lon=71.50)  # P4, behind all of them
+    Call.objects.filter(pk=police_call.pk).update(dispatch_requested_at=None,
+                                                  unmet_needs=[{"service": "police", "capability": None,
+                                                                "count": 1, "reason": "all_busy"}])
+    unit = UnitFactory(service="police", location=point(51.20, 71.50))  # a crew comes free
+    assert engine.dispatch_waiting(grace=NO_GRACE) == 1
+    assert [a.unit for a in active(police_call)] == [unit]
+
+
+def test_requests_past_the_first_page_are_tried_never_cleared_untried(monkeypatch):
+    monkeypatch.setattr(engine, "WAITING_PAGE", 10)
+    calls = [new_call("noise_complaint", lat=51.05 + i * 0.005, lon=71.30, accuracy=10) for i in range(25)]
+    units = [UnitFactory(service="police", location=point(51.05 + i * 0.005, 71.30)) for i in range(25)]
+    engine.dispatch_waiting(grace=NO_GRACE)
+    assert Assignment.objects.count() == 25
+    assert set(Assignment.objects.values_list("unit_id", flat=True)) == {u.pk for u in units}
+    assert not Call.objects.filter(pk__in=[c.pk for c in calls], dispatch_requested_at__isnull=False).exists()
+
+
+def test_unservable_waiting_calls_cost_no_dispatch_attempt(django_assert_max_num_queries, monkeypatch):
+    monkeypatch.setattr(engine, "WAITING_PAGE", 10)
+    _heating_flood(40)
+    UnitFactory(service="police")  # free, but no heating call can use it
+    with django_assert_max_num_queries(12):  # five pages and the availability, not 40 dispatches
+        assert engine.dispatch_waiting(grace=NO_GRACE) == 0
+
+
+def test_a_new_calls_own_task_leaves_the_unit_to_a_more_urgent_waiting_call():
+    urgent = new_call("traffic_accident", lat=51.20, lon=71.50)  # P3, waiting for police
+    engine.dispatch_call(urgent.pk)
+    urgent.refresh_from_db()
+    assert urgent.unmet_needs[0]["reason"] == "no_unit_of_service"
+    unit = UnitFactory(service="police", location=point(51.13, 71.43))  # frees up next to a new call
+    newer = new_call("noise_complaint")  # P4, its own task runs first
+    assert engine.dispatch_call(newer.pk) == 0
+    newer.refresh_from_db()
+    assert newer.unmet_needs == [{"service": "police", "capability": None, "count": 1, "reason": "queued"}]
+    engine.dispatch_waiting(grace=NO_GRACE)  # the pass its own task asked for
+    assert [a.unit for a in active(urgent)] == [unit]
+    assert active(newer) == []
+
+
+def test_a_more_urgent_call_that_cannot_use_the_unit_does_not_block_it():
+    k9 = new_call("noise_complaint", lat=51.20, lon=71.50)
+    Call.objects.filter(pk=k9.pk).update(priority=1, dispatch_requested_at=None, unmet_needs=[
+        {"service": "police", "capability": "k9", "count": 1, "reason": "no_unit_with_capability"}])
+    unit = UnitFactory(service="police")  # no k9
+    newer = new_call("noise_complaint")
+    assert engine.dispatch_call(newer.pk) == 1
+    assert [a.unit for a in active(newer)] == [unit]
+
+
+def test_only_one_waiting_pass_runs_at_a_time():
+    other = psycopg.connect(_dsn(), autocommit=True)
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [engine.WAITING_PASS_LOCK_KEY])
+        assert engine.dispatch_waiting(grace=NO_GRACE) is None
+        other.execute("SELECT pg_advisory_unlock(%s)", [engine.WAITING_PASS_LOCK_KEY])
+        assert engine.dispatch_waiting(grace=NO_GRACE) == 0
+    finally:
+        other.close()
