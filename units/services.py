@@ -130,6 +130,12 @@ def unit_report_positions(*, unit_id, fixes):
 
 
 def unit_publish_position(*, unit_id):
-    """The journal row of a position change already committed by the ASGI fast path."""
+    """The journal row of a position change already committed by the ASGI fast path.
+
+    The unit is read under its row lock: a dispatch that changed it and holds the journal
+    lock has committed by then, so this row (which gets a later id) shows its state, not
+    an older one that consoles would keep as the latest (issue 13).
+    """
     with transaction.atomic():
-        record_event("unit.updated", unit=Unit.objects.get(pk=unit_id), summary="position")
+        unit = Unit.objects.select_for_update(no_key=True).get(pk=unit_id)
+        record_event("unit.updated", unit=unit, summary="position")

@@ -23,7 +23,10 @@ from django.db import connection, transaction
 from calls.services import call_update
 from dispatch import engine
 from dispatch.events import record_event
-from tests.factories import new_call
+from dispatch.models import Event
+from tests.factories import UnitFactory, new_call
+from units import services as unit_services
+from units.models import Unit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,3 +77,33 @@ def test_a_located_update_that_finds_a_duplicate_never_deadlocks_with_the_engine
     assert errors == []
     second.refresh_from_db()
     assert list(second.possible_duplicates.values_list("id", flat=True)) == [first.pk]
+
+
+def test_a_position_event_never_publishes_a_unit_state_older_than_the_journal_before_it():
+    """Issue 13, item 4: the fast path's journal row was built from an unlocked read, so a
+    dispatch committing meanwhile was followed by a row showing the unit still available."""
+    unit = UnitFactory(service="medical", capabilities=["als"])
+    call = new_call("cardiac_arrest")
+    claimed, errors = threading.Event(), []
+
+    def dispatch_slot():
+        try:
+            with transaction.atomic():
+                locked = engine._lock_call(call.pk)
+                Unit.objects.filter(pk=unit.pk, status="available").update(status="dispatched")
+                record_event("unit.updated", unit=Unit.objects.get(pk=unit.pk), call=locked, summary="dispatched")
+                claimed.set()
+                time.sleep(0.5)  # holding the journal lock: the position publish reads the unit now
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=dispatch_slot)
+    thread.start()
+    assert claimed.wait(10)
+    unit_services.unit_publish_position(unit_id=unit.pk)
+    thread.join(20)
+    assert errors == []
+    last = Event.objects.filter(type="unit.updated", unit_id=unit.pk).order_by("-id").first()
+    assert last.summary == "position" and last.data["status"] == "dispatched"
