@@ -58,8 +58,12 @@ def _set_unit_status(unit, new, now):
     return False
 
 
-def _end_assignment(call, unit, assignment, new_status, now, actor, reason="", unit_status=UnitStatus.AVAILABLE):
-    """Move an active assignment to an end state and free (or park) its unit."""
+def _end_assignment(call, unit, assignment, new_status, now, actor, reason="", unit_status=UnitStatus.AVAILABLE,
+                    deferred=None):
+    """Move an active assignment to an end state and free (or park) its unit.
+
+    Its journal rows are recorded at once, or appended to `deferred` as (type, kwargs)
+    for the caller to record after other slow work (see _end_call)."""
     check_transition(ASSIGNMENT_TRANSITIONS, "assignment", assignment.status, new_status)
     assignment.status = new_status
     assignment.ended_at = now
@@ -70,10 +74,21 @@ def _end_assignment(call, unit, assignment, new_status, now, actor, reason="", u
     unit_changed = False
     if unit.status in UnitStatus.BUSY:
         unit_changed = _set_unit_status(unit, unit_status, now)
-    record_event("assignment.updated", call=call, assignment=assignment, actor=actor, summary=f"{new_status} {reason}".strip())
+    events = [("assignment.updated", {"call": call, "assignment": assignment, "actor": actor,
+                                      "summary": f"{new_status} {reason}".strip()})]
     if unit_changed:
-        record_event("unit.updated", unit=unit, call=call, actor=actor, summary=f"{unit.status} ({new_status} on {call.reference})")
+        events.append(("unit.updated", {"unit": unit, "call": call, "actor": actor,
+                                        "summary": f"{unit.status} ({new_status} on {call.reference})"}))
+    if deferred is None:
+        _record(events)
+    else:
+        deferred.extend(events)
     return unit_changed
+
+
+def _record(events):
+    for type_, kwargs in events:
+        record_event(type_, **kwargs)
 
 
 def _after_assignment_change(call, now, actor, reopen=False):
@@ -230,7 +245,11 @@ def call_release(*, call_id, actor=None):
 
 
 def _end_call(call, new_status, now, actor):
-    """Free every unit of a call that is ending; on-scene crews are cleared, others cancelled."""
+    """Free every unit of a call that is ending; on-scene crews are cleared, others cancelled.
+
+    Returns (units freed, the journal rows to record). The caller saves the call and
+    measures it (_save_ended) before recording them: the first journal row takes the
+    journal lock, held to commit, and measuring must not run under it."""
     check_transition(CALL_TRANSITIONS, "call", call.status, new_status)
     active = list(call.assignments.filter(status__in=AssignmentStatus.ACTIVE).order_by("unit_id"))
     # Every row lock first (units in id order, then their assignments), and only then the
@@ -238,21 +257,22 @@ def _end_call(call, new_status, now, actor):
     # row while holding it would deadlock with anyone who holds that unit and records.
     locked = [(_lock(Unit, a.unit_id), a) for a in active]
     locked = [(unit, _lock(Assignment, a.pk)) for unit, a in locked]
-    freed = False
+    freed, events = False, []
     for unit, assignment in locked:
         end = AssignmentStatus.CLEARED if assignment.status == AssignmentStatus.ON_SCENE else AssignmentStatus.CANCELLED
-        freed |= _end_assignment(call, unit, assignment, end, now, actor, f"call {new_status}")
+        freed |= _end_assignment(call, unit, assignment, end, now, actor, f"call {new_status}", deferred=events)
     call.status = new_status
     call.closed_at = now
     call.unmet_needs = []
     call.dispatch_requested_at = None
-    return freed
+    return freed, events
 
 
 def _save_ended(call):
     call.save()
     # An ended call never changes again: its response-time facts are measured now and
-    # commit with the ending (dispatch/metrics.py), before the journal lock is taken.
+    # commit with the ending (dispatch/metrics.py). Callers record the ending's journal
+    # rows only after this, so the journal lock is not held while measuring.
     # Statistics must never stop an operator closing a call: if measuring fails, its
     # savepoint is rolled back, the call ends anyway, and beat's repair measures it later.
     try:
@@ -269,9 +289,10 @@ def call_close(*, call_id, disposition, notes="", actor=None):
         if disposition not in Disposition.values:
             raise InvalidOperation(f"Unknown disposition {disposition!r}.")
         now = timezone.now()
-        freed = _end_call(call, CallStatus.CLOSED, now, actor)
+        freed, events = _end_call(call, CallStatus.CLOSED, now, actor)
         call.disposition = disposition
         _save_ended(call)
+        _record(events)
         record_event("call.updated", call=call, actor=actor, summary=f"closed: {disposition} {notes}".strip())
     if freed:
         request_dispatch_waiting()
@@ -284,9 +305,10 @@ def call_cancel(*, call_id, reason="", actor=None):
         if call.status == CallStatus.CANCELLED:
             return call
         now = timezone.now()
-        freed = _end_call(call, CallStatus.CANCELLED, now, actor)
+        freed, events = _end_call(call, CallStatus.CANCELLED, now, actor)
         call.disposition = Disposition.CANCELLED
         _save_ended(call)
+        _record(events)
         record_event("call.updated", call=call, actor=actor, summary=f"cancelled {reason}".strip())
     if freed:
         request_dispatch_waiting()
@@ -309,10 +331,11 @@ def call_merge(*, call_id, into_id, actor=None):
         if into.status not in CallStatus.OPEN:
             raise InvalidOperation(f"Call {into.reference} is {into.status}; merge into an open call.")
         now = timezone.now()
-        freed = _end_call(call, CallStatus.MERGED, now, actor)
+        freed, events = _end_call(call, CallStatus.MERGED, now, actor)
         call.merged_into = into
         call.disposition = Disposition.DUPLICATE
         _save_ended(call)
+        _record(events)
         record_event("call.updated", call=call, actor=actor, summary=f"merged into {into.reference}")
     if freed:
         request_dispatch_waiting()

@@ -22,7 +22,8 @@ from django.db import connection, transaction
 
 from calls.services import call_update
 from dispatch import engine
-from dispatch.events import record_event
+from dispatch import services as dispatch_services
+from dispatch.events import JOURNAL_LOCK_KEY, record_event
 from dispatch.models import Event
 from tests.factories import UnitFactory, new_call
 from units import services as unit_services
@@ -107,3 +108,31 @@ def test_a_position_event_never_publishes_a_unit_state_older_than_the_journal_be
     assert errors == []
     last = Event.objects.filter(type="unit.updated", unit_id=unit.pk).order_by("-id").first()
     assert last.summary == "position" and last.data["status"] == "dispatched"
+
+
+def _holds_journal_lock():
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+                    "AND ((classid::bigint << 32) | objid::bigint) = %s", [JOURNAL_LOCK_KEY])
+        return cur.fetchone()[0] > 0
+
+
+@pytest.mark.parametrize("end", ["close", "cancel", "merge"])
+def test_an_ending_call_is_measured_before_the_journal_lock_is_taken(monkeypatch, end):
+    """Issue 13, item 5: the metrics SQL ran while every other writer waited on the lock."""
+    UnitFactory(service="medical", capabilities=["als"])
+    call = new_call("cardiac_arrest")
+    other = new_call("cardiac_arrest", lat=51.2, lon=71.5)
+    engine.dispatch_call(call.pk)  # an active assignment: ending the call writes its rows too
+    seen = []
+    measure = dispatch_services.record_call_metrics
+    monkeypatch.setattr(dispatch_services, "record_call_metrics",
+                        lambda ids: seen.append(_holds_journal_lock()) or measure(ids))
+    if end == "close":
+        dispatch_services.call_close(call_id=call.pk, disposition="resolved")
+    elif end == "cancel":
+        dispatch_services.call_cancel(call_id=call.pk)
+    else:
+        dispatch_services.call_merge(call_id=call.pk, into_id=other.pk)
+    assert seen == [False]
+    assert Event.objects.filter(call=call, type="assignment.updated").exists()
