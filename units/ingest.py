@@ -10,12 +10,15 @@ the once-a-second journal row goes back through Django (record_event), off the l
 Everything else is passed to Django untouched.
 """
 
+import asyncio
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from rest_framework.exceptions import ValidationError
@@ -23,6 +26,7 @@ from rest_framework.exceptions import ValidationError
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 5
+INLINE_VALIDATION_MAX = 50
 DATABASE_UNAVAILABLE = "The database is unavailable; try again in a few seconds."
 
 PATH = "/api/v1/me/location/"
@@ -93,7 +97,12 @@ class PositionIngest:
                 if unit_id is None:
                     return await _respond(send, 403, {"detail": "Unit devices only."})
                 try:
-                    fixes = _validate(payload)
+                    # A phone's offline buffer (up to 1,000 fixes, ~90 ms of validation) is
+                    # validated off the event loop, which serves every other request too.
+                    if isinstance(payload, list) and len(payload) > INLINE_VALIDATION_MAX:
+                        fixes = await asyncio.to_thread(_validate, payload)
+                    else:
+                        fixes = _validate(payload)
                 except ValidationError as exc:
                     return await _respond(send, 400, exc.detail)
                 row = await self._store(conn, unit_id, fixes)
@@ -125,14 +134,23 @@ def _validate(payload):
     return validate_fixes(payload)
 
 
-@sync_to_async
-def _publish_position(unit_id):
+def _publish_position_sync(unit_id):
     from units.services import unit_publish_position
 
     try:
         unit_publish_position(unit_id=unit_id)
     except Exception:  # the fix is stored; the next report (or a reload) shows it
         log.warning("journal row for unit %s position failed", unit_id, exc_info=True)
+    finally:
+        connection.close()  # back to the pool: these threads are not Django's request threads
+
+
+# Journal rows of positions wait on the journal lock (held by any writing transaction to
+# its commit). Run on asgiref's one shared thread, that wait stalled every websocket
+# handshake and Django view of the process behind it (issue 13); they get threads of
+# their own, few enough to leave the connection pool (DB_POOL_MAX_SIZE) to the rest.
+_publish_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="position-journal")
+_publish_position = sync_to_async(_publish_position_sync, thread_sensitive=False, executor=_publish_executor)
 
 
 async def _respond(send, status, body, challenge=False, retry_after=None):

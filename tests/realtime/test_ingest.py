@@ -1,15 +1,20 @@
 """The ASGI fast path for position reports answers exactly like the Django view."""
 
 import json
+import threading
 import urllib.error
 import urllib.request
 
+import psycopg
 import pytest
+import websockets.sync.client
 from django.utils import timezone
 
+from dispatch.events import JOURNAL_LOCK_KEY
 from dispatch.models import Event
-from tests.conftest import client_for, crew
+from tests.conftest import client_for, crew, wait_for
 from tests.factories import UnitFactory
+from tests.realtime.test_faults import _dsn
 
 pytestmark = pytest.mark.realtime
 
@@ -70,3 +75,37 @@ def test_fast_path_and_django_view_agree_on_every_case(asgi_server, operator):
     first = Event.objects.filter(unit=unit, type="unit.updated", summary="position").order_by("id").first()
     assert first.data["location"]["lat"] == pytest.approx(51.13)
     assert device  # the crew client is the one the token belongs to
+
+
+def test_a_position_waiting_on_the_journal_lock_does_not_stall_the_process(asgi_server, operator):
+    """Issue 13, item 5: the position's journal row waited for the journal lock on the
+    process's one shared sync thread, and every websocket handshake waited behind it."""
+    unit = UnitFactory(service="police")
+    crew(unit)
+    unit.refresh_from_db()
+    token = unit.user.auth_token.key
+    holder = psycopg.connect(_dsn(), autocommit=True)
+    answers = []
+    try:
+        holder.execute("SELECT pg_advisory_lock(%s)", [JOURNAL_LOCK_KEY])  # a long writer elsewhere
+        body = json.dumps({"lat": 51.2, "lon": 71.5, "accuracy_m": 5,
+                           "recorded_at": timezone.now().isoformat()}).encode()
+        report = threading.Thread(target=lambda: answers.append(post_raw(asgi_server.port, body, token)))
+        report.start()
+        wait_for(lambda: _waiting_on_journal_lock(holder), message="the position's journal row to wait")
+        # While it waits, an operator's console connects and is served by the same process.
+        url = f"ws://127.0.0.1:{asgi_server.port}/ws/events/?token={operator.auth_token.key}"
+        with websockets.sync.client.connect(url, open_timeout=5) as ws:
+            ws.send('{"type": "ping"}')
+            assert json.loads(ws.recv(timeout=5))["type"] == "pong"
+        assert answers == []  # the report is still waiting: the lock was never released
+    finally:
+        holder.execute("SELECT pg_advisory_unlock(%s)", [JOURNAL_LOCK_KEY])
+        holder.close()
+    report.join(15)
+    assert answers and answers[0][0] == 200
+
+
+def _waiting_on_journal_lock(conn):
+    (count,) = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()
+    return count > 0
