@@ -471,6 +471,7 @@ class EventFeedView(APIView):
             "next": serializers.CharField(allow_null=True),
             "previous": serializers.CharField(allow_null=True),
             "last_id": serializers.IntegerField(),
+            "resync": serializers.BooleanField(required=False),
         }),
     )
     def get(self, request):
@@ -482,6 +483,13 @@ class EventFeedView(APIView):
         except ValueError:
             raise serializers.ValidationError({"since": "A non-negative event id."}) from None
         rows = list(Event.objects.filter(id__gt=since).order_by("id")[: FEED_PAGE + 1])
+        if not rows:
+            latest = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+            if since > latest:
+                # A cursor from beyond this journal (a restored or another database): echoing
+                # it back would leave the client waiting forever. Like the websocket's
+                # resync: refetch state, then follow from last_id.
+                return Response({"results": [], "next": None, "previous": None, "last_id": latest, "resync": True})
         more = len(rows) > FEED_PAGE
         rows = rows[:FEED_PAGE]
         last = rows[-1].id if rows else since

@@ -155,7 +155,11 @@ def test_events_feed_over_rest(operator_client, anon_client):
     assert page["results"][0]["type"] == "call.created"
     assert set(page["results"][0]) == {"id", "type", "at", "data"}
     last = page["last_id"]
-    assert operator_client.get("/api/v1/events/", {"since": last}).json()["results"] == []
+    at_edge = operator_client.get("/api/v1/events/", {"since": last}).json()
+    assert at_edge["results"] == [] and at_edge["last_id"] == last and "resync" not in at_edge
+    # A cursor from beyond this journal (after a restore) is told to resync, not echoed.
+    beyond = operator_client.get("/api/v1/events/", {"since": last + 1000}).json()
+    assert beyond == {"results": [], "next": None, "previous": None, "last_id": last, "resync": True}
     assert operator_client.get("/api/v1/events/", {"since": "x"}).status_code == 400
     assert anon_client.get("/api/v1/events/").status_code == 401
 
