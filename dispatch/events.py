@@ -113,19 +113,33 @@ class _Publisher:
 
     MAX_BATCH = 200
     SEND_TIMEOUT_S = 2.0
+    # Doorbells waiting while Redis hangs (each send waits SEND_TIMEOUT_S). Past this the
+    # oldest are dropped: a newer doorbell makes consumers read everything before it from
+    # the journal anyway, so only memory would be lost by keeping them.
+    MAX_QUEUED = 1000
 
     def __init__(self):
-        self.queue = queue.SimpleQueue()
+        self.queue = queue.Queue(self.MAX_QUEUED)
         self.lock = threading.Lock()
         self.pid = None
+        self.dropped = 0
 
     def submit(self, items):
         with self.lock:
             if self.pid != os.getpid():  # first use, or a forked child (Celery prefork)
-                self.queue = queue.SimpleQueue()
+                self.queue = queue.Queue(self.MAX_QUEUED)
                 threading.Thread(target=self._run, name="journal-publisher", daemon=True).start()
                 self.pid = os.getpid()
-        self.queue.put(items)
+        while True:
+            try:
+                self.queue.put_nowait(items)
+                return
+            except queue.Full:
+                try:
+                    self.queue.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
 
     def _run(self):
         # A daemon thread blocking on the queue, with a persistent loop of its own (the

@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, transaction
-from django.db.models import F, FloatField, Func, OuterRef
+from django.db.models import F, FloatField, Func, OuterRef, Q
 from django.utils import timezone
 
 from calls.models import Call
@@ -26,8 +26,8 @@ EXPORT_COLUMNS = (
     "reference", "received_at", "status", "priority", "incident_type", "caller_phone", "address", "lat", "lon",
     "dispatched_at", "on_scene_at", "closed_at", "disposition", "time_to_dispatch_s", "time_to_arrival_s", "units",
 )
-# Rows fetched per round trip of the server-side cursor: memory stays at about one batch
-# (~1 MB with long addresses).
+# Rows per keyset page of the export: memory stays at about one page (~1 MB with long
+# addresses).
 EXPORT_CHUNK_ROWS = 1000
 
 
@@ -43,10 +43,12 @@ def call_export_rows(queryset, chunk_size=None):
     EXPORT_COLUMNS order, without ever holding more than `chunk_size` rows.
 
     Only the exported columns are selected (values_list), the units' callsigns come from a
-    correlated array subquery (no join that would multiply rows), and the rows come through
-    a server-side cursor. The transaction is what keeps that cursor lazy: outside one,
-    Django declares it WITH HOLD, and PostgreSQL then materialises the whole result at
-    commit before the first row is sent.
+    correlated array subquery (no join that would multiply rows), and the rows come in
+    keyset pages of `chunk_size` on (received_at, id), each its own short query on the
+    history index. No transaction spans the download: a supervisor's slow connection
+    must not keep a snapshot open (vacuum) or trip idle_in_transaction_session_timeout.
+    Calls that change while the export runs appear as they were when their page was
+    read; ended calls never change.
     """
     if queryset.query.distinct:
         # The service/unit filters join and de-duplicate; keep them as a semi-join so the
@@ -65,17 +67,26 @@ def call_export_rows(queryset, chunk_size=None):
         )
         .values_list(
             "reference", "received_at", "status", "priority", "x_type", "caller_phone", "address", "x_lat", "x_lon",
-            "dispatched_at", "on_scene_at", "closed_at", "disposition", "x_units",
+            "dispatched_at", "on_scene_at", "closed_at", "disposition", "x_units", "id",
         )
     )
-    with transaction.atomic():
+    size = chunk_size or EXPORT_CHUNK_ROWS
+    after = None
+    while True:
+        page = rows if after is None else rows.filter(
+            Q(received_at__lt=after[0]) | Q(received_at=after[0], id__lt=after[1])
+        )
+        chunk = list(page[:size])
         for (ref, received, status, priority, type_, phone, address, lat, lon, dispatched, on_scene, closed,
-             disposition, units) in rows.iterator(chunk_size=chunk_size or EXPORT_CHUNK_ROWS):
+             disposition, units, _pk) in chunk:
             yield (
                 ref, received, status, priority, type_, phone, address, lat, lon, dispatched, on_scene, closed,
                 disposition, _seconds(received, dispatched), _seconds(received, on_scene),
                 list(dict.fromkeys(units or ())),  # a unit sent twice is listed once, in order
             )
+        if len(chunk) < size:
+            return
+        after = (chunk[-1][1], chunk[-1][-1])
 
 
 def _seconds(start, end):

@@ -5,11 +5,14 @@ import io
 import tracemalloc
 from datetime import timedelta
 
+import psycopg
 import pytest
+from django.db import connection
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from calls.models import Call, IncidentType
+from dispatch import selectors
 from dispatch.supervisor_apis import csv_safe
 from tests.conftest import point
 from tests.factories import UnitFactory
@@ -144,3 +147,26 @@ def test_export_streams_through_a_real_asgi_server(asgi_server, supervisor):
     assert lines[0].startswith("reference,received_at") and len(lines) == 3001
     assert asgi_server.popen.poll() is None
     assert "StreamingHttpResponse must consume" not in asgi_server.output()
+
+
+def test_keyset_pages_give_every_call_once_in_order_even_with_equal_times():
+    same = timezone.now().replace(microsecond=0) - timedelta(hours=2)
+    for i in range(23):
+        make_call(same if i % 3 else same - timedelta(seconds=i))  # many calls share a received_at
+    whole = list(selectors.call_export_rows(Call.objects.all(), chunk_size=1000))
+    paged = list(selectors.call_export_rows(Call.objects.all(), chunk_size=4))
+    assert paged == whole and len(whole) == 23
+    assert len({row[0] for row in paged}) == 23
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_transaction_is_held_while_the_client_reads_the_download():
+    """Issue 13, item 7: a slow download held one open for its whole length."""
+    for i in range(12):
+        make_call(timezone.now() - timedelta(minutes=i))
+    rows = selectors.call_export_rows(Call.objects.all(), chunk_size=5)
+    first = next(rows)
+    assert first is not None
+    assert not connection.in_atomic_block
+    assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert len(list(rows)) == 11
