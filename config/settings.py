@@ -126,6 +126,17 @@ if _pool_size:
     # timeout: how long a request waits for a connection. Sync views share one thread per
     # process, so during an outage a short wait (then 503) keeps the process responsive.
     _db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": _pool_size, "timeout": 2}
+# Server-side limits (issue 13). A transaction left open (a stuck request, a crashed
+# thread) holds its locks and the journal lock until this ends it; a runaway statement
+# is cancelled. The statement limit is off by default so that `migrate` (backfills over a
+# million calls take minutes) is never cut; the Procfile sets it for web and worker.
+_idle_tx_s = _setting("DB_IDLE_IN_TRANSACTION_TIMEOUT_S", int, 60, lambda v: v >= 0, "0 disables it.")
+_statement_s = _setting("DB_STATEMENT_TIMEOUT_S", int, 0, lambda v: v >= 0, "0 disables it.")
+_db["OPTIONS"]["options"] = " ".join(filter(None, [
+    _db["OPTIONS"].get("options", ""),
+    f"-c idle_in_transaction_session_timeout={_idle_tx_s * 1000}",
+    f"-c statement_timeout={_statement_s * 1000}" if _statement_s else "",
+]))
 _db["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -174,6 +185,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_start": 0,
 }
 CELERY_TASK_PUBLISH_RETRY = False
+# No task may run unbounded: the longest by design is a waiting pass (20 s budget). A task
+# past the soft limit raises inside itself (its transaction rolls back, the sweep redoes
+# the work); past the hard limit its pool process is replaced.
+CELERY_TASK_SOFT_TIME_LIMIT = 120
+CELERY_TASK_TIME_LIMIT = 180
 # A broker outage must never end the worker or beat: reconnect for as long as it takes
 # (Celery's default gives up after 100 attempts, ~47 min, and the process exits). The
 # crash on losing Redis with a task in flight is worked around in config/celery.py

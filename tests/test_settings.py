@@ -25,6 +25,7 @@ def _start(**env):
         ("TIME_ZONE", "Mars/Olympus"),
         ("DATABASE_URL", "mysql://x@localhost/db"),
         ("REDIS_URL", "http://localhost"),
+        ("DB_STATEMENT_TIMEOUT_S", "-1"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(name, value):
@@ -42,3 +43,23 @@ def test_missing_secret_key_outside_debug_is_refused():
 def test_good_environment_starts():
     result = _start(DISPATCH_ACK_TIMEOUT_S="45")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+def test_server_side_limits_reach_postgresql():
+    """The session limits are set on every connection (issue 13): a runaway statement is
+    cancelled and an abandoned transaction ends."""
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings'; django.setup()\n"
+        "from django.db import connection, OperationalError\n"
+        "cur = connection.cursor()\n"
+        "cur.execute('SHOW idle_in_transaction_session_timeout'); print(cur.fetchone()[0])\n"
+        "cur.execute('SHOW statement_timeout'); print(cur.fetchone()[0])\n"
+        "try:\n"
+        "    cur.execute('SELECT pg_sleep(3)'); print('slept')\n"
+        "except OperationalError as exc:\n"
+        "    print('cancelled' if 'statement timeout' in str(exc) else exc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env=process_env(DB_STATEMENT_TIMEOUT_S="1", DB_IDLE_IN_TRANSACTION_TIMEOUT_S="45"))
+    assert result.stdout.split() == ["45s", "1s", "cancelled"], result.stderr[-2000:]
