@@ -17,7 +17,8 @@ most 2000 characters):
   positioning (UTC ``YYYYMMDDhhmmss``), ``lc`` confidence (%), ``pm`` positioning method
   (G GNSS, W Wi-Fi, C cell, N no location, U unknown), ``si`` IMSI, ``ei`` IMEI,
   ``mcc``/``mnc`` network, ``ml`` length of the whole message including the header and
-  the ``ml`` field. lt, lg, rd, top and ml are required; ml must match; pm=N is rejected.
+  the ``ml`` field. lt, lg, rd and top are required; a missing or mismatched ml is a
+  warning on the fix, not a rejection; pm=N is rejected.
 * **SMS v2** ("ELS Beta" in the same Google page; also what the cpilatre/aml-lib parser
   implements)::
 
@@ -59,7 +60,7 @@ import hashlib
 import hmac
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote_plus
 
@@ -100,6 +101,9 @@ class AmlFix:
     positioning: str  # gnss | wifi | cell | none | unknown
     confidence: int | None
     fields: dict = field(hash=False)  # raw key -> value strings, for storage
+    # What was wrong but not worth losing a caller's location over (a length field that
+    # does not match): the fix is used, and the message is flagged with these.
+    warnings: tuple = ()
 
 
 def parse_aml(message: str, msisdn: str | None = None, *, hmac_key: str = "") -> AmlFix:
@@ -131,17 +135,24 @@ def _parse_sms(text: str, msisdn: str | None) -> AmlFix:
     if version not in ("1", "2"):
         raise AmlParseError(f'A"ML: unsupported AML version {version[:10]!r}')
     caller = _msisdn(msisdn, "msisdn")
+    warnings = ()
     if "ml" in fields or version == "1":
-        _check_length(text, fields)
-    if version == "1":
-        return _sms_v1(fields, caller)
-    return _sms_v2(fields, caller)
+        warnings = _length_warnings(text, fields)
+    fix = _sms_v1(fields, caller) if version == "1" else _sms_v2(fields, caller)
+    return replace(fix, warnings=warnings) if warnings else fix
 
 
-def _check_length(text: str, fields: dict) -> None:
-    declared = _integer(_required(fields, "ml"), "ml")
+def _length_warnings(text: str, fields: dict) -> tuple:
+    """`ml` guards against a truncated SMS, but every field is checked on its own, so a
+    message whose fields all parse is used whatever its length field says (published
+    examples from Google and aml-lib carry a wrong one): flagged, never thrown away."""
+    try:
+        declared = _integer(_required(fields, "ml"), "ml")
+    except AmlParseError as exc:
+        return (exc.reason,)
     if declared != len(text):
-        raise AmlParseError(f"ml: declared length {declared} but message has {len(text)} characters")
+        return (f"ml: declared length {declared} but message has {len(text)} characters",)
+    return ()
 
 
 def _sms_v1(fields: dict, caller: str) -> AmlFix:

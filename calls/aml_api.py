@@ -42,6 +42,7 @@ class AmlView(APIView):
             "accuracy_m": aml.accuracy_m,
             "fix_time": aml.fix_time.isoformat() if aml.fix_time else None,
             "positioning": aml.parsed.get("positioning"),
+            "warnings": aml.parsed.get("warnings", []),
         }
         body = {"fix": fix, "call": CallSerializer(call_queryset().get(pk=call.pk)).data if call else None}
         return Response(body, status=status.HTTP_201_CREATED)

@@ -289,7 +289,7 @@ def aml_receive(*, msisdn, message, actor=None):
         aml = AmlMessage.objects.create(
             msisdn=number, raw=message, accepted=True,
             parsed={"version": fix.version, "positioning": fix.positioning, "confidence": fix.confidence,
-                    "fields": fix.fields},
+                    "fields": fix.fields, "warnings": list(fix.warnings)},
             location=Point(fix.lon, fix.lat, srid=4326), accuracy_m=fix.accuracy_m, fix_time=fix.fix_time,
         )
         call = (

@@ -50,7 +50,6 @@ def test_fix_before_the_call_is_attached_to_the_next_call_from_that_number(gatew
     [
         (v1(pm="N"), "fix"),
         (v1(lt="+95.00000"), "lt"),
-        (v1().rsplit("ml=", 1)[0] + "ml=10", "ml"),
         ("hello", "AML"),
     ],
 )
@@ -61,6 +60,19 @@ def test_rejected_message_is_400_with_the_reason_and_still_stored(gateway_client
     assert words.lower() in reason.lower()
     stored = AmlMessage.objects.get()
     assert stored.accepted is False and stored.reason == reason and stored.raw == message
+
+
+def test_a_message_whose_length_field_is_wrong_is_used_and_flagged(gateway_client, operator_client):
+    call = operator_client.post("/api/v1/calls/", {"incident_type": "cardiac_arrest", "caller_phone": CALLER},
+                                format="json").json()
+    message = v1().rsplit("ml=", 1)[0] + "ml=10"
+    response = gateway_client.post(AML, {"msisdn": CALLER, "message": message}, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["fix"]["warnings"] == [f"ml: declared length 10 but message has {len(message)} characters"]
+    assert body["call"]["id"] == call["id"] and body["call"]["location"]["source"] == "aml"
+    stored = AmlMessage.objects.get()
+    assert stored.accepted is True and stored.parsed["warnings"] == body["fix"]["warnings"]
 
 
 def test_missing_or_huge_message_is_a_field_error(gateway_client):

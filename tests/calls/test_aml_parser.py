@@ -141,9 +141,12 @@ def test_v1_google_no_location_example_is_rejected_as_no_fix():
 
 
 @pytest.mark.parametrize("message", [V1_GOOGLE_COMPUTED, V1_AML_LIB])
-def test_v1_published_examples_with_inconsistent_ml_are_rejected(message):
+def test_v1_published_examples_with_inconsistent_ml_are_used_and_flagged(message):
     # These published samples were hand-edited: their ml no longer matches their length.
-    assert reason(message).startswith("ml: declared length")
+    # Every other field parses, so the caller's location is kept (issue 13).
+    fix = parse_aml(message, CALLER)
+    assert len(fix.warnings) == 1 and fix.warnings[0].startswith("ml: declared length")
+    assert -90 <= fix.lat <= 90 and fix.accuracy_m > 0
 
 
 def test_v1_google_computed_example_with_corrected_ml():
@@ -151,11 +154,15 @@ def test_v1_google_computed_example_with_corrected_ml():
     assert (fix.lat, fix.lon, fix.accuracy_m, fix.positioning, fix.confidence) == (51.53321, -0.12601, 14, "wifi", 68)
 
 
-def test_v1_wrong_or_missing_ml():
+def test_v1_wrong_or_missing_ml_is_a_warning_on_a_good_fix():
     good = v1()
-    assert reason(good[:-3] + str(int(good[-3:]) + 1)).startswith("ml: declared length")
-    assert reason(good.rsplit(";ml=", 1)[0]) == "ml: missing field"
-    assert reason(good.rsplit("ml=", 1)[0] + "ml=abc").startswith("ml:")
+    assert parse_aml(good, CALLER).warnings == ()
+    wrong = parse_aml(good[:-3] + str(int(good[-3:]) + 1), CALLER)
+    assert wrong.warnings[0].startswith("ml: declared length") and wrong.lat == parse_aml(good, CALLER).lat
+    assert parse_aml(good.rsplit(";ml=", 1)[0], CALLER).warnings == ("ml: missing field",)
+    assert parse_aml(good.rsplit("ml=", 1)[0] + "ml=abc", CALLER).warnings[0].startswith("ml:")
+    # a truncated message still fails on the field it lost, not on its length
+    assert reason(good.split(";rd=")[0]).startswith("rd")
 
 
 def test_v1_surrounding_whitespace_is_not_counted_in_ml():
@@ -244,7 +251,7 @@ def test_v2_optional_fields_and_unknown_accuracy():
 
 def test_v2_ml_is_optional_but_checked():
     assert parse_aml(V2_AML_LIB + ";ml=" + str(len(V2_AML_LIB) + 7), CALLER).lat == -37.42175
-    assert reason(V2_AML_LIB + ";ml=50").startswith("ml: declared length")
+    assert parse_aml(V2_AML_LIB + ";ml=50", CALLER).warnings[0].startswith("ml: declared length")
 
 
 @pytest.mark.parametrize(
