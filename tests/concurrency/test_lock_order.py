@@ -15,16 +15,19 @@ to calls, units or assignments.
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.gis.geos import Point
 from django.db import connection, transaction
 
+from calls.models import Call
 from calls.services import call_update
 from dispatch import engine
 from dispatch import services as dispatch_services
 from dispatch.events import JOURNAL_LOCK_KEY, record_event
 from dispatch.models import Event
+from tests.conftest import point
 from tests.factories import UnitFactory, new_call
 from units import services as unit_services
 from units.models import Unit
@@ -136,3 +139,47 @@ def test_an_ending_call_is_measured_before_the_journal_lock_is_taken(monkeypatch
         dispatch_services.call_merge(call_id=call.pk, into_id=other.pk)
     assert seen == [False]
     assert Event.objects.filter(call=call, type="assignment.updated").exists()
+
+
+def test_intake_of_duplicates_under_concurrent_dispatch_never_fails():
+    """Callers about the same incidents while the engine works on them: every call stored."""
+    for i in range(6):
+        UnitFactory(service="medical", capabilities=["als"], location=point(51.128 + i * 0.003, 71.43))
+    seed = [new_call("cardiac_arrest", lat=51.128 + i * 0.002, accuracy=100) for i in range(4)]
+    errors, created = [], []
+    stop = threading.Event()
+
+    def intake(k):
+        try:
+            for j in range(8):
+                created.append(new_call("cardiac_arrest", lat=51.128 + ((k + j) % 4) * 0.002 + 0.0003,
+                                        accuracy=100).pk)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def engine_loop():
+        try:
+            while not stop.is_set():
+                for call in seed:
+                    engine.dispatch_call(call.pk)
+                engine.dispatch_waiting(grace=timedelta(0))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=engine_loop) for _ in range(2)]
+    callers = [threading.Thread(target=intake, args=(k,)) for k in range(4)]
+    for t in workers + callers:
+        t.start()
+    for t in callers:
+        t.join(60)
+    stop.set()
+    for t in workers:
+        t.join(60)
+    assert errors == []
+    assert len(created) == 32
+    duplicates = Call.objects.filter(pk__in=created, possible_duplicates__isnull=False).distinct().count()
+    assert duplicates == 32  # every one was compared with an open call of the same place
