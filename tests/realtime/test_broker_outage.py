@@ -9,68 +9,20 @@ reconnection. Everything runs on a private redis-server: the shared one is never
 """
 
 import json
-import shutil
-import signal
-import subprocess
 import time
 import urllib.request
 
 import psycopg
 import pytest
 import redis
-from django.conf import settings
 
 from dispatch.models import Assignment
 from tests.conftest import free_port, point, start_asgi, start_beat, start_worker, wait_for
 from tests.factories import UnitFactory
+from tests.realtime.test_faults import _dsn
 from units.models import Unit
 
-pytestmark = [
-    pytest.mark.worker,
-    pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
-]
-
-
-class PrivateRedis:
-    """A throw-away redis-server without persistence: a SIGKILL loses everything in it."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.popen = None
-
-    def start(self):
-        self.popen = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
-        wait_for(lambda: self._ping(client), timeout=10, interval=0.05, message="private redis-server")
-
-    @staticmethod
-    def _ping(client):
-        try:
-            return client.ping()
-        except redis.ConnectionError:
-            return False
-
-    def kill(self):
-        self.popen.send_signal(signal.SIGKILL)
-        self.popen.wait(10)
-
-
-@pytest.fixture
-def private_redis():
-    server = PrivateRedis()
-    server.start()
-    yield server
-    if server.popen.poll() is None:
-        server.kill()
-
-
-def _dsn():
-    db = settings.DATABASES["default"]
-    return (f"host={db['HOST'] or '127.0.0.1'} port={db['PORT'] or 5432} dbname={db['NAME']} "
-            f"user={db['USER']} password={db['PASSWORD']}")
+pytestmark = pytest.mark.worker
 
 
 def _post_call(port, token, lat):
