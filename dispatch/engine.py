@@ -218,7 +218,7 @@ def more_urgent_waiting_exists(call, unit):
     )
 
 
-def _fill_one_slot(call_id, skip_lines, now, in_order=False):
+def _fill_one_slot(call_id, skip_lines, in_order=False):
     """Claim one unit for the call's first unmet line.
 
     Returns ('done'|'assigned'|'unfillable'|'queued', line). `in_order`: the caller is the
@@ -226,6 +226,9 @@ def _fill_one_slot(call_id, skip_lines, now, in_order=False):
     """
     with transaction.atomic():
         call = _lock_call(call_id)
+        # The time of this claim, not of the pass: a pass that waited on locks must not
+        # date an assignment before the unit's previous one ended.
+        now = timezone.now()
         if call is None or not _dispatchable(call):
             return "done", None
         gaps = [g for g in plan_gaps(call) if (g[0], g[1]) not in skip_lines]
@@ -296,7 +299,7 @@ def dispatch_call(call_id, in_order=False):
     skip, queued = set(), set()
     made = 0
     for _ in range(MAX_SLOTS_PER_PASS):
-        outcome, line = _fill_one_slot(call_id, skip, now, in_order=in_order)
+        outcome, line = _fill_one_slot(call_id, skip, in_order=in_order)
         if outcome == "done":
             break
         if outcome in ("unfillable", "queued"):

@@ -17,6 +17,7 @@ import threading
 import time
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.contrib.gis.geos import Point
 from django.db import connection, transaction
@@ -26,9 +27,10 @@ from calls.services import call_update
 from dispatch import engine
 from dispatch import services as dispatch_services
 from dispatch.events import JOURNAL_LOCK_KEY, record_event
-from dispatch.models import Event
+from dispatch.models import Assignment, Event
 from tests.conftest import point
 from tests.factories import UnitFactory, new_call
+from tests.realtime.test_faults import _dsn
 from units import services as unit_services
 from units.models import Unit
 
@@ -183,3 +185,23 @@ def test_intake_of_duplicates_under_concurrent_dispatch_never_fails():
     assert len(created) == 32
     duplicates = Call.objects.filter(pk__in=created, possible_duplicates__isnull=False).distinct().count()
     assert duplicates == 32  # every one was compared with an open call of the same place
+
+
+def test_an_assignment_is_dated_when_its_unit_is_claimed_not_when_the_pass_began():
+    """A pass that waited on a lock dated its assignments before the wait, so a unit freed
+    meanwhile looked as if it had served two calls at once (bench/chaos.py)."""
+    UnitFactory(service="medical", capabilities=["als"])
+    call = new_call("cardiac_arrest")
+    holder = psycopg.connect(_dsn())
+    holder.execute("SELECT id FROM calls_call WHERE id = %s FOR UPDATE", [call.pk])
+    done = []
+    thread = threading.Thread(target=lambda: (done.append(engine.dispatch_call(call.pk)), connection.close()))
+    thread.start()
+    time.sleep(0.4)  # the pass is waiting for the call's row
+    (released_at,) = holder.execute("SELECT clock_timestamp()").fetchone()
+    holder.rollback()
+    holder.close()
+    thread.join(20)
+    assert done == [1]
+    assignment = Assignment.objects.get(call=call)
+    assert assignment.assigned_at >= released_at
