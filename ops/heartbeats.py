@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models.expressions import RawSQL
 
 from .models import Heartbeat
@@ -40,6 +40,10 @@ def beat(name, kind, detail=None):
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute(_UPSERT, [name, kind, json.dumps(detail or {})])
         return True
+    except DatabaseError as exc:  # the database is away: one line, the next beat retries
+        log.warning("heartbeat %s not written: %s", name, exc)
+        _drop_broken_connection()
+        return False
     except Exception:
         log.warning("heartbeat %s not written", name, exc_info=True)
         _drop_broken_connection()
