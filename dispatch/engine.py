@@ -21,7 +21,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.gis.db.models.functions import Distance, GeometryDistance
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from calls.models import Call
@@ -179,7 +179,8 @@ def _finish_pass(call_id, now, queued=()):
         if not needs_changed:
             return  # only the internal request flag changed: nothing for clients to see
         record_event("call.updated", call=call, summary="unmet needs" if unmet else "plan covered")
-        if unmet and call.location is not None and not call.hold_reason:
+        # A call only queued behind a more urgent one has a unit coming its way: no alarm.
+        if any(n["reason"] != REASON_QUEUED for n in unmet) and call.location is not None and not call.hold_reason:
             record_event(
                 "alert.raised",
                 call=call,
@@ -209,11 +210,15 @@ def more_urgent_waiting_exists(call, unit):
     fits = Q(unmet_needs__contains=[{"service": unit.service, "capability": None}])
     for capability in unit.capabilities:
         fits |= Q(unmet_needs__contains=[{"service": unit.service, "capability": capability}])
+    refused_it = Assignment.objects.filter(
+        call=OuterRef("pk"), unit=unit, status__in=(*AssignmentStatus.REFUSED, AssignmentStatus.CANCELLED)
+    )
     return (
         Call.objects.filter(status__in=CallStatus.OPEN, location__isnull=False, hold_reason="")
         .filter(Q(priority__lt=call.priority) | Q(priority=call.priority, received_at__lt=call.received_at))
         .filter(fits)
         .exclude(pk=call.pk)
+        .exclude(Exists(refused_it))  # a unit it declined or lost is never offered to it again
         .exists()
     )
 
@@ -238,6 +243,7 @@ def _fill_one_slot(call_id, skip_lines, in_order=False):
         refused = refused_unit_ids(call)
         active_units = set(call.assignments.filter(status__in=AssignmentStatus.ACTIVE).values_list("unit_id", flat=True))
         tried = refused | active_units
+        left_to_others = False
         # A few rounds: candidates may be claimed by a concurrent call between our
         # SELECT and UPDATE; each round excludes those already tried.
         for _round in range(3):
@@ -247,15 +253,17 @@ def _fill_one_slot(call_id, skip_lines, in_order=False):
             for unit in candidates:
                 tried.add(unit.id)
                 if not in_order and more_urgent_waiting_exists(call, unit):
-                    return "queued", (service, capability)
+                    left_to_others = True  # the next candidate may be one nobody ahead can use
+                    continue
                 won = Unit.objects.filter(id=unit.id, status=UnitStatus.AVAILABLE).update(
                     status=UnitStatus.DISPATCHED, status_changed_at=now
                 )
                 if won:
-                    _create_assignment(call, unit, service, capability, unit.distance.m, now, actor=None,
+                    claimed_at = timezone.now()  # the UPDATE may have waited for the unit's row
+                    _create_assignment(call, unit, service, capability, unit.distance.m, claimed_at, actor=None,
                                        reason=_auto_reason(unit, capability))
                     return "assigned", (service, capability)
-        return "unfillable", (service, capability)
+        return ("queued" if left_to_others else "unfillable"), (service, capability)
 
 
 def _auto_reason(unit, capability):
@@ -365,6 +373,8 @@ def available_capacity(now=None):
 
 def _could_be_served(unmet_needs, capacity):
     for need in unmet_needs:
+        if need.get("reason") == REASON_QUEUED:
+            return True  # it was left to a more urgent call: look again (a unit, or all_busy)
         capability = need.get("capability")
         if any(not capability or capability in caps for caps in capacity.get(need.get("service"), ())):
             return True
@@ -394,45 +404,71 @@ def dispatch_waiting(grace=OWN_TASK_GRACE, budget_s=WAITING_PASS_BUDGET_S):
     A call is tried when its own request is pending (new, or its task was lost) or when
     some available unit could serve one of its unmet lines; the others cost nothing
     (a cold snap's hundreds of heating calls with no utility crew free). A request is
-    only cleared by trying its call. If units came free while the pass ran, it goes
-    round again, within the budget. Returns the number of units assigned, or None when
-    another pass holds the lock (it will see whatever this one would have).
+    only cleared by trying its call. A unit that comes free while a round runs sends it
+    back to the top, since the calls already passed come first. Returns the number of
+    units assigned, or None when another pass holds the lock: that pass was told (the
+    request counter) and goes round again before it lets go.
     """
-    started = time.monotonic()
-    with _PassLock() as held:
-        if not held:
-            return None
-        served = 0
-        while True:
-            before = _available_ids()
-            made, complete = _one_waiting_round(grace, available_capacity(), started + budget_s)
-            served += made
-            # Units freed while this round ran (a crew cleared) were not offered to the
-            # calls it had already passed: go round again for them.
-            if not complete or not (_available_ids() - before):
-                break
-        _finish_undispatchable(grace)
-        return served
+    deadline = time.monotonic() + budget_s
+    # Counted before trying the lock: a holder that checks the counter after unlocking
+    # cannot miss a request that failed to get the lock.
+    _count_request()
+    served = 0
+    while True:
+        with _PassLock() as held:
+            if not held:
+                return None if not served else served
+            while True:
+                seen = _requests_counted()
+                made, complete = _one_waiting_round(grace, deadline)
+                served += made
+                if not complete or _requests_counted() == seen:
+                    break
+            _finish_undispatchable(grace)
+        if not complete or _requests_counted() == seen or time.monotonic() > deadline:
+            return served
+
+
+def _count_request():
+    with connection.cursor() as cur:
+        cur.execute("SELECT nextval('dispatch_waiting_request_seq')")
+
+
+def _requests_counted():
+    with connection.cursor() as cur:
+        cur.execute("SELECT last_value FROM dispatch_waiting_request_seq")
+        return cur.fetchone()[0]
 
 
 def _available_ids():
     return set(Unit.objects.filter(status=UnitStatus.AVAILABLE).values_list("id", flat=True))
 
 
-def _one_waiting_round(grace, capacity, deadline):
+def _one_waiting_round(grace, deadline):
     """(units assigned, whether every waiting call was looked at)."""
     made, after = 0, None
+    known, capacity = _available_ids(), available_capacity()
     while True:
         page = list(_waiting_page(after, grace).values("id", "priority", "received_at", "unmet_needs",
                                                         "dispatch_requested_at"))
+        restart = False
         for row in page:
             if time.monotonic() > deadline:
                 return made, False
             if row["dispatch_requested_at"] is not None or _could_be_served(row["unmet_needs"], capacity):
-                assigned = dispatch_call(row["id"], in_order=True)
-                if assigned:
-                    made += assigned
-                    capacity = available_capacity()
+                made += dispatch_call(row["id"], in_order=True)
+                now_free = _available_ids()
+                if now_free - known:
+                    # A crew came free: the calls already passed are more urgent than the
+                    # rest, so they get the first look at it.
+                    restart = True
+                if now_free != known:
+                    known, capacity = now_free, available_capacity()
+                if restart:
+                    break
+        if restart:
+            after = None
+            continue
         if len(page) < WAITING_PAGE:
             return made, True
         last = page[-1]

@@ -455,3 +455,93 @@ def test_only_one_waiting_pass_runs_at_a_time():
         assert engine.dispatch_waiting(grace=NO_GRACE) == 0
     finally:
         other.close()
+
+
+def _waiting(code, priority=None, lat=51.20, lon=71.50, reason="all_busy", **need):
+    call = new_call(code, lat=lat, lon=lon)
+    plan = call.incident_type.plan_lines.first()
+    line = {"service": plan.service, "capability": plan.capability or None, "count": 1, "reason": reason, **need}
+    Call.objects.filter(pk=call.pk).update(dispatch_requested_at=None, unmet_needs=[line],
+                                           **({"priority": priority} if priority else {}))
+    call.refresh_from_db()
+    return call
+
+
+def test_a_crew_freed_during_a_pass_goes_to_the_most_urgent_call_already_passed(monkeypatch):
+    urgent = _waiting("noise_complaint", priority=1, lat=51.30)  # P1, passed: no police crew free yet
+    heating = _waiting("heating_failure", priority=2, lat=51.25)
+    UnitFactory(service="utility", capabilities=["heating"], location=point(51.25, 71.50))  # it is served
+    late = _waiting("noise_complaint", lat=51.13, lon=71.43)  # P4, right next to where the crew clears
+    real = engine.dispatch_call
+    freed = []
+
+    def dispatch_call(call_id, in_order=False):
+        if call_id == heating.pk and not freed:
+            freed.append(UnitFactory(service="police", location=point(51.128, 71.43)))  # a crew clears now
+        return real(call_id, in_order=in_order)
+
+    monkeypatch.setattr(engine, "dispatch_call", dispatch_call)
+    engine.dispatch_waiting(grace=NO_GRACE)
+    assert [a.unit for a in active(urgent)] == freed
+    assert active(late) == []
+
+
+def test_a_call_that_declined_the_unit_does_not_hold_it_back_from_another():
+    unit = UnitFactory(service="police")
+    older = new_call("noise_complaint", lat=51.20, lon=71.50)
+    Call.objects.filter(pk=older.pk).update(priority=1)
+    engine.dispatch_call(older.pk)
+    (assignment,) = active(older)
+    services.assignment_decline(assignment_id=assignment.pk, reason="flat tyre")
+    engine.dispatch_call(older.pk)
+    older.refresh_from_db()
+    assert older.unmet_needs[0]["reason"] == "all_refused"
+    newer = new_call("noise_complaint")
+    Call.objects.filter(pk=newer.pk).update(priority=1)
+    assert engine.dispatch_call(newer.pk) == 1
+    assert [a.unit for a in active(newer)] == [unit]
+
+
+def test_a_unit_the_more_urgent_call_cannot_use_is_taken_after_skipping_one_it_can():
+    _waiting("noise_complaint", priority=2, capability="k9", reason="no_unit_with_capability")
+    UnitFactory(service="police", capabilities=["k9"], location=point(51.1281, 71.43))  # nearest, wanted ahead
+    plain = UnitFactory(service="police", location=point(51.135, 71.43))
+    newer = new_call("noise_complaint")
+    assert engine.dispatch_call(newer.pk) == 1
+    assert [a.unit for a in active(newer)] == [plain]
+
+
+def test_only_queued_needs_raise_no_alert():
+    _waiting("noise_complaint", priority=1, lat=51.30)
+    UnitFactory(service="police")
+    newer = new_call("noise_complaint")
+    engine.dispatch_call(newer.pk)
+    newer.refresh_from_db()
+    assert newer.unmet_needs[0]["reason"] == "queued"
+    assert not Event.objects.filter(type="alert.raised", call=newer, data__kind="no_unit_available").exists()
+
+
+def test_a_pass_requested_while_another_runs_makes_that_one_go_round_again(monkeypatch):
+    real = engine._one_waiting_round
+    rounds = []
+
+    def one_round(grace, deadline):
+        rounds.append(1)
+        if len(rounds) == 1:
+            engine._count_request()  # what a request that found the lock taken does
+        return real(grace, deadline)
+
+    monkeypatch.setattr(engine, "_one_waiting_round", one_round)
+    engine.dispatch_waiting(grace=NO_GRACE)
+    assert len(rounds) == 2
+
+
+def test_a_request_that_finds_the_pass_running_is_counted():
+    other = psycopg.connect(_dsn(), autocommit=True)
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [engine.WAITING_PASS_LOCK_KEY])
+        before = engine._requests_counted()
+        assert engine.dispatch_waiting(grace=NO_GRACE) is None
+        assert engine._requests_counted() > before
+    finally:
+        other.close()
