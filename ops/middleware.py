@@ -1,9 +1,13 @@
 """A database outage answers 503 with Retry-After, never a 500 with a stack trace.
 
 When PostgreSQL restarts, or every backend is terminated (a failover, an administrator),
-requests in flight fail with OperationalError / InterfaceError. Nothing was committed
-for them (a call is only answered 201 after its commit), so the honest answer is "not
-now, try again": 503 with Retry-After, which the console and clients retry. Django then
+requests in flight fail with OperationalError / InterfaceError. A call is only answered
+201 after its commit, so the honest answer is "not now, try again": 503 with
+Retry-After, which the console and clients retry. (Only a connection lost during the
+COMMIT itself can leave a call stored behind a 503; the retry then shows as a possible
+duplicate of it.) A statement cut by DB_STATEMENT_TIMEOUT_S is a 503 too, logged in
+full; every other database error (a deadlock, a constraint) stays a 500 with its
+traceback: it is a bug to fix, not weather. Django then
 discards the broken connection (pool checks on checkout, CONN_HEALTH_CHECKS), so the
 first request after the server is back succeeds.
 
@@ -27,12 +31,34 @@ RETRY_AFTER_S = 5
 DETAIL = "The database is unavailable; try again in a few seconds."
 
 
+# SQLSTATEs of a lost or refused connection: class 08 (connection exception), the server
+# shutting down or starting (57P01-57P03). Other OperationalErrors are not outages:
+# a deadlock (40P01) or a serialization failure is a bug to see, with its traceback.
+_OUTAGE_STATES = ("57P01", "57P02", "57P03")
+QUERY_CANCELED = "57014"  # statement_timeout: the database is there but too slow right now
+
+
+def _sqlstate(exc):
+    while exc is not None:
+        if isinstance(exc, psycopg.Error):
+            return exc.sqlstate
+        exc = exc.__cause__
+    return None
+
+
 def is_outage(exc):
     """A lost or refused connection, as opposed to a bad query (which stays a bug, a 500)."""
-    if isinstance(exc, (OperationalError, InterfaceError)):
+    if isinstance(exc, (InterfaceError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)):
         return True
-    # psycopg's own errors when raised outside Django's wrapper (the connection pool)
-    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout))
+    if not isinstance(exc, (OperationalError, psycopg.OperationalError)):
+        return False
+    state = _sqlstate(exc)
+    # No SQLSTATE: the client lost the server (refused, reset, closed mid-query).
+    return state is None or state.startswith("08") or state in _OUTAGE_STATES
+
+
+def is_overload(exc):
+    return isinstance(exc, (OperationalError, psycopg.OperationalError)) and _sqlstate(exc) == QUERY_CANCELED
 
 
 def unavailable_response(request):
@@ -55,12 +81,17 @@ class DatabaseOutageMiddleware:
         if is_outage(exception):
             log.warning("database unavailable during %s %s: %s", request.method, request.path, exception)
             return unavailable_response(request)
+        if is_overload(exception):
+            # Nothing was committed; the client may retry. Logged in full: a statement
+            # that needs more than DB_STATEMENT_TIMEOUT_S is something to fix.
+            log.error("statement timeout during %s %s", request.method, request.path, exc_info=exception)
+            return unavailable_response(request)
         return None
 
 
 def server_error(request, *args, **kwargs):
     exc = sys.exc_info()[1]
-    if exc is not None and is_outage(exc):
+    if exc is not None and (is_outage(exc) or is_overload(exc)):
         log.warning("database unavailable during %s %s: %s", request.method, request.path, exc)
         return unavailable_response(request)
     return django_server_error(request, *args, **kwargs)
