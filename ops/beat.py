@@ -19,6 +19,7 @@ The leader re-checks its connection before it sends anything: a beat whose conne
 broke stops at once, since PostgreSQL may already have given the lock to another.
 """
 
+import json
 import logging
 import os
 import socket
@@ -30,6 +31,7 @@ from django.conf import settings
 from django.db import connection
 
 from . import heartbeats
+from .models import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,9 @@ class LeaderScheduler(Scheduler):
         self.check_every = min(1.0, settings.DISPATCH_SWEEP_INTERVAL_S / 3)
 
     def tick(self, *args, **kwargs):
+        # The heartbeat first: nothing that can wait may sit between the lock check below
+        # and sending (a beat stuck there could send after its lock had passed to another).
+        self._heartbeat()
         was_leader = self.is_leader
         self.is_leader = self._hold_lock()
         if self.is_leader != was_leader:
@@ -76,7 +81,6 @@ class LeaderScheduler(Scheduler):
                 self._heap = None  # every entry due now: the sweep runs at once after a takeover
             else:
                 log.warning("beat %s lost the lock; standing by", self.name)
-        self._heartbeat()
         if not self.is_leader:
             return self.check_every
         return min(super().tick(*args, **kwargs), self.check_every)
@@ -106,14 +110,24 @@ class LeaderScheduler(Scheduler):
         self.lock_conn = None
 
     def _heartbeat(self):
+        """`beat:<host>:<pid>` with whether it leads, over the lock connection: it has the
+        keepalives and timeouts that bound a hang; Django's connection has none."""
         now = time.monotonic()
-        if now - self._last_heartbeat < HEARTBEAT_EVERY_S:
+        if now - self._last_heartbeat < HEARTBEAT_EVERY_S or self.lock_conn is None:
             return
         self._last_heartbeat = now
-        heartbeats.beat(self.name, "beat", {"leader": self.is_leader, "pid": os.getpid()})
+        try:
+            detail = json.dumps({"leader": self.is_leader, "pid": os.getpid()})
+            self.lock_conn.execute(heartbeats.UPSERT_SQL, [self.name, "beat", detail])
+        except psycopg.Error as exc:
+            log.warning("beat heartbeat not written: %s", exc)
+            self._drop_connection()
 
     def close(self):
         if self.lock_conn is not None:
-            heartbeats.forget(self.name)
+            try:
+                self.lock_conn.execute(f"DELETE FROM {Heartbeat._meta.db_table} WHERE name = %s", [self.name])
+            except psycopg.Error:
+                pass  # the row ages out; health reads ages, not presence
         self._drop_connection()
         super().close()

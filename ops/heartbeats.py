@@ -27,7 +27,7 @@ FRESH_S = 3 * HEARTBEAT_INTERVAL_S
 # Rows of processes that died without forgetting theirs (kill -9, a lost machine).
 PRUNE_AFTER_S = 24 * 3600
 
-_UPSERT = (
+UPSERT_SQL = (
     f"INSERT INTO {Heartbeat._meta.db_table} (name, kind, at, detail) VALUES (%s, %s, clock_timestamp(), %s::jsonb)"
     " ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, at = EXCLUDED.at, detail = EXCLUDED.detail"
 )
@@ -38,7 +38,7 @@ def beat(name, kind, detail=None):
     try:
         # A savepoint when the caller is inside a transaction: a failure here leaves it usable.
         with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(_UPSERT, [name, kind, json.dumps(detail or {})])
+            cur.execute(UPSERT_SQL, [name, kind, json.dumps(detail or {})])
         return True
     except DatabaseError as exc:  # the database is away: one line, the next beat retries
         log.warning("heartbeat %s not written: %s", name, exc)
