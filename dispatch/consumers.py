@@ -16,6 +16,7 @@ and the journal is read every DEGRADED_POLL_S until the group can be joined agai
 
 import asyncio
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -53,10 +54,25 @@ def _allowed(user):
     return is_operator(user)
 
 
+_newest = {"at": 0.0, "id": 0, "lock": None}
+
+
+async def _newest_id_shared():
+    """The journal's newest id, read at most once per DEGRADED_POLL_S / 2 per process."""
+    if _newest["lock"] is None:
+        _newest["lock"] = asyncio.Lock()
+    async with _newest["lock"]:
+        if time.monotonic() - _newest["at"] >= DEGRADED_POLL_S / 2:
+            _newest["id"] = await _latest_id()
+            _newest["at"] = time.monotonic()
+        return _newest["id"]
+
+
 class EventConsumer(AsyncJsonWebsocketConsumer):
     # Class defaults: the channel-layer reader may run before connect() sets them.
     degraded = False
     heartbeat = None
+    closed = False  # set by close()/disconnect(): nothing is sent or started after it
 
     async def connect(self):
         self.last_id = 0
@@ -93,8 +109,17 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "resync", "id": None, "last_id": latest,
                                   "detail": "Too far behind: refetch state, then follow from last_id."})
             self.last_id = latest
-        await self.catch_up()
+        try:
+            await self.catch_up()
+        except DatabaseError as exc:
+            log.warning("feed replay failed, database unavailable: %s", exc)
+            await self.close(code=TRY_AGAIN_LATER)
+            return
         self.heartbeat = asyncio.create_task(self._heartbeat())
+
+    async def close(self, code=None, reason=None):
+        self.closed = True
+        await super().close(code=code, reason=reason)
 
     def _since(self):
         from urllib.parse import parse_qs
@@ -109,6 +134,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         return since if since >= 0 else None
 
     async def disconnect(self, code):
+        self.closed = True
         sockets.closed(self)
         if self.heartbeat and self.heartbeat is not asyncio.current_task():
             self.heartbeat.cancel()
@@ -124,6 +150,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
 
     async def journal_events(self, message):
         """A doorbell with one or more committed events, in commit order."""
+        if self.closed:
+            return
         gap = False
         async with self.lock:
             for item in message["events"]:
@@ -165,13 +193,19 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             return False
 
     async def _set_degraded(self, degraded):
-        if degraded == self.degraded:
+        if degraded == self.degraded or self.closed:
             return
         self.degraded = degraded
-        await self.send_json({
-            "type": "status", "id": None, "degraded": degraded,
-            "detail": "Live channel down: following the journal every second." if degraded else "Live channel back.",
-        })
+        try:
+            await self.send_json({
+                "type": "status", "id": None, "degraded": degraded,
+                "detail": "Live channel down: following the journal every second." if degraded else "Live channel back.",
+            })
+        except Exception as exc:  # the socket went meanwhile; disconnect() cleans up
+            log.info("status not sent: %s", exc)
+            return
+        if self.closed:
+            return
         if degraded and self.heartbeat is not None and self.heartbeat is not asyncio.current_task():
             # wake the heartbeat loop up now, so polling starts without waiting HEARTBEAT_S
             self.heartbeat.cancel()
@@ -202,13 +236,18 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
 
     async def _heartbeat(self):
         failures = 0
-        while True:
+        while not self.closed:
             await asyncio.sleep(DEGRADED_POLL_S if self.degraded else HEARTBEAT_S)
+            if self.closed:
+                return
             try:
                 joined = await self._join()
                 if joined == self.degraded:
                     await self._set_degraded(not joined)
-                await self.catch_up()
+                # Degraded, every socket polls each second: one shared read of the newest id
+                # per process says whether there is anything to read at all.
+                if not self.degraded or await _newest_id_shared() > self.last_id:
+                    await self.catch_up()
                 failures = 0
             except asyncio.CancelledError:
                 raise
