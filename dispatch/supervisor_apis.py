@@ -73,7 +73,7 @@ async def _async_chunks(chunks):
 
     Django consumes a *sync* iterator of a StreamingHttpResponse under ASGI with
     `list()`, i.e. the whole export in memory. Each step runs in the request's own
-    thread (thread-sensitive), which holds the database connection and the cursor."""
+    thread (thread-sensitive), which holds the database connection between pages."""
     step = sync_to_async(lambda: next(chunks, None), thread_sensitive=True)
     try:
         while (chunk := await step()) is not None:

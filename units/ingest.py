@@ -20,6 +20,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from rest_framework.exceptions import ValidationError
 
@@ -38,6 +39,15 @@ AUTH_SQL = """
 """
 
 
+def _libpq_params():
+    """Django's own connection parameters (DATABASE_URL's options, sslmode, certificates,
+    the server-side timeouts), minus what only Django's driver wrapper understands."""
+    params = connection.get_connection_params()
+    for django_only in ("cursor_factory", "context", "prepare_threshold", "server_side_binding"):
+        params.pop(django_only, None)
+    return {key: str(value) for key, value in params.items() if value is not None}
+
+
 def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
@@ -54,11 +64,7 @@ class PositionIngest:
 
     async def _pool(self):
         if self.pool is None:
-            db = settings.DATABASES["default"]
-            conninfo = (
-                f"host={db['HOST'] or '127.0.0.1'} port={db['PORT'] or 5432} dbname={db['NAME']} "
-                f"user={db['USER']} password={db['PASSWORD']}"
-            )
+            conninfo = make_conninfo("", **_libpq_params())
             # autocommit: the auth query must not open a transaction around the store, or
             # `conn.transaction()` becomes a savepoint and the commit (and the unit row
             # lock) would outlive the journal publish below.

@@ -9,12 +9,14 @@ import psycopg
 import pytest
 import websockets.sync.client
 from django.utils import timezone
+from psycopg.conninfo import make_conninfo
 
 from dispatch.events import JOURNAL_LOCK_KEY
 from dispatch.models import Event
 from tests.conftest import client_for, crew, wait_for
 from tests.factories import UnitFactory
 from tests.realtime.test_faults import _dsn
+from units.ingest import _libpq_params
 
 pytestmark = pytest.mark.realtime
 
@@ -109,3 +111,12 @@ def test_a_position_waiting_on_the_journal_lock_does_not_stall_the_process(asgi_
 def _waiting_on_journal_lock(conn):
     (count,) = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()
     return count > 0
+
+
+@pytest.mark.django_db
+def test_the_fast_path_connects_with_djangos_parameters_and_server_limits():
+    """Its pool used to format host/port/user/password itself: libpq options (the server
+    timeouts, sslmode, certificates) from DATABASE_URL were lost."""
+    with psycopg.connect(make_conninfo("", **_libpq_params())) as conn:
+        (value,) = conn.execute("SHOW idle_in_transaction_session_timeout").fetchone()
+    assert value == "1min"
