@@ -82,8 +82,8 @@ def test_metrics_for_a_known_centre(client):
     assert value("dispatch112_units", service="police", status="en_route") == 1
     assert value("dispatch112_units", service="fire", status="out_of_service") == 1
     assert value("dispatch112_units", service="utility", status="available") == 0
-    assert 2 <= value("dispatch112_sweep_age_seconds") < 5
-    assert 1 <= value("dispatch112_worker_heartbeat_age_seconds") < 5
+    assert 2 <= value("dispatch112_sweep_age_seconds") < 60  # ages written 2 s and 1 s ago
+    assert 1 <= value("dispatch112_worker_heartbeat_age_seconds") < 60
     assert value("dispatch112_workers_alive") == 1
     assert value("dispatch112_beat_leaders") == 1
     assert value("dispatch112_websocket_clients") == 4  # the stale process is not counted
