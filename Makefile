@@ -8,7 +8,7 @@ bootstrap:
 run: bootstrap
 	@source scripts/env.sh && python manage.py migrate --noinput -v 0 \
 	  && python manage.py collectstatic --noinput -v 0 \
-	  && python manage.py seed_demo \
+	  && python manage.py seed_demo --if-empty \
 	  && echo "112 Dispatch: http://127.0.0.1:$${PORT:-8000}/  (health: /healthz, API docs: /api/docs/)" \
 	  && PORT=$${PORT:-8000} DISPATCH_RUN_DIR=$$PWD/.run exec supervisord -c deploy/supervisord.local.conf
 

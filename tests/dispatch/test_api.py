@@ -1,14 +1,19 @@
 """REST API: auth, roles, validation (400 naming the field, nothing written), 404/409."""
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 
 from calls.models import Call
+from dispatch import services
 from dispatch.models import Assignment, Event
 from tests.conftest import crew
 from tests.factories import UnitFactory
+from units.models import Unit
 
 pytestmark = pytest.mark.django_db
 
@@ -205,8 +210,6 @@ def test_create_account_prints_token_last_and_is_repeatable(capsys):
 
 
 def test_seed_demo_is_idempotent(capsys):
-    from units.models import Unit
-
     call_command("seed_demo", "--no-gazetteer")
     count = Unit.objects.count()
     call_command("seed_demo", "--no-gazetteer")
@@ -215,6 +218,37 @@ def test_seed_demo_is_idempotent(capsys):
     assert Unit.objects.filter(status="available", location__isnull=False).count() == count
     out = capsys.readouterr().out
     assert "operator" in out and "/accounts/login/" in out
+
+
+def test_seed_demo_units_come_through_the_services_and_the_journal():
+    call_command("seed_demo", "--no-gazetteer")
+    unit = Unit.objects.get(callsign="P-101")
+    summaries = list(Event.objects.filter(unit=unit, type="unit.updated").order_by("id").values_list("summary",
+                                                                                                   flat=True))
+    assert summaries[0] == "unit created" and "position" in summaries and summaries[-1].endswith("set available")
+
+
+def test_a_restarted_run_command_leaves_changed_passwords_and_units_alone(capsys):
+    """Issue 14: every `make run` re-ran seed_demo, resetting demo passwords and units."""
+    call_command("seed_demo", "--no-gazetteer", "--if-empty")  # the first start: empty database
+    operator = get_user_model().objects.get(username="operator")
+    operator.set_password("a-new-secret-pass")
+    operator.save()
+    unit = Unit.objects.get(callsign="P-101")
+    services.unit_set_status(unit_id=unit.pk, status="out_of_service")
+    Unit.objects.filter(pk=unit.pk).update(location_recorded_at=timezone.now() - timedelta(hours=5))
+    events = Event.objects.count()
+    capsys.readouterr()
+    call_command("seed_demo", "--no-gazetteer", "--if-empty")  # every later start
+    assert "not added" in capsys.readouterr().out
+    call_command("seed_demo", "--no-gazetteer")  # even when asked for by hand
+    out = capsys.readouterr().out
+    operator.refresh_from_db()
+    unit.refresh_from_db()
+    assert operator.check_password("a-new-secret-pass")
+    assert "exists, left unchanged" in out and "operator112" not in out and operator.auth_token.key not in out
+    assert unit.status == "out_of_service" and unit.location_recorded_at < timezone.now() - timedelta(hours=4)
+    assert Event.objects.count() == events  # nothing rewritten behind the journal's back
 
 
 def test_crew_acts_only_on_its_own_unit(unit_a, unit_b, operator_client):
