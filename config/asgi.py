@@ -13,11 +13,15 @@ from django.urls import path  # noqa: E402
 
 from dispatch.consumers import EventConsumer  # noqa: E402
 from dispatch.ws_auth import TokenOrSessionAuthMiddleware  # noqa: E402
+from ops import logscrub  # noqa: E402
 from units.ingest import PositionIngest  # noqa: E402
 
 # Everything imported so far lives as long as the process: move it out of the cyclic
 # collector's sight, and collect the young generation less often, so collections stay
 # short (bench/history.py measured 100+ ms pauses in the p99 of history pages otherwise).
+# Request logs keep paths and parameter names, never values (tokens, phone numbers).
+logscrub.install()
+
 gc.freeze()
 gc.set_threshold(20_000, 10, 10)
 

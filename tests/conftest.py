@@ -216,9 +216,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_asgi(port, **env):
+def start_asgi(port, log_level="warning", **env):
     proc = Proc([sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port",
-                 str(port), "--log-level", "warning"], process_env(**env), f"test-asgi-{port}.log")
+                 str(port), "--log-level", log_level], process_env(**env), f"test-asgi-{port}.log")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
