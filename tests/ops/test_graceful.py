@@ -5,14 +5,13 @@ running task finish."""
 import signal
 import time
 
-import psycopg
 import pytest
 import websockets.sync.client
 
 from dispatch.models import Assignment
-from tests.conftest import free_port, point, purge_broker, start_asgi, start_worker, wait_for
+from tests.conftest import free_port, point, purge_broker, start_asgi, start_worker
 from tests.factories import UnitFactory, make_user
-from tests.realtime.test_faults import _dsn
+from tests.realtime.test_faults import fire_call_blocked_in_its_second_slot
 
 pytestmark = [pytest.mark.worker, pytest.mark.realtime]
 
@@ -40,14 +39,8 @@ def test_sigterm_to_a_worker_lets_its_running_dispatch_finish(transactional_db, 
     UnitFactory(service="police")
     purge_broker()
     worker = start_worker("terminated")
-    locker = psycopg.connect(_dsn())
+    call, locker = fire_call_blocked_in_its_second_slot(operator_client, fire)
     try:
-        # The worker claims the first engine, then waits on this lock inside its second slot.
-        locker.execute("SELECT id FROM units_unit WHERE id = %s FOR UPDATE", [fire[1].pk])
-        call = operator_client.post("/api/v1/calls/", {
-            "incident_type": "building_fire", "location": {"lat": 51.128, "lon": 71.43}}, format="json").json()
-        wait_for(lambda: Assignment.objects.filter(call_id=call["id"]).exists(), message="first slot")
-        time.sleep(0.3)
         worker.popen.send_signal(signal.SIGTERM)  # warm shutdown while the task is mid-way
         time.sleep(1)
         assert worker.popen.poll() is None  # still finishing its task

@@ -20,21 +20,31 @@ def _dsn():
     return f"host={db['HOST'] or '127.0.0.1'} port={db['PORT'] or 5432} dbname={db['NAME']} user={db['USER']} password={db['PASSWORD']}"
 
 
-def test_worker_killed_mid_dispatch_then_restarted_serves_the_call_exactly_once(transactional_db, operator_client):
-    fire = [UnitFactory(service="fire", location=point(51.128 + i * 0.002, 71.43)) for i in range(3)]
-    medic = UnitFactory(service="medical")
-    police = UnitFactory(service="police")
-    purge_broker()
-    worker = start_worker("doomed")
-    # Hold the second-nearest engine's row from another connection: the worker claims
-    # the first engine, then blocks on this one inside its second slot.
+def fire_call_blocked_in_its_second_slot(operator_client, fire):
+    """Post a building fire whose dispatch claims the first engine, then waits on the second
+    engine's row, held here from another connection. Returns (call, locker): the caller
+    releases the lock (locker.rollback()) and closes it."""
     locker = psycopg.connect(_dsn())
     try:
         locker.execute("SELECT id FROM units_unit WHERE id = %s FOR UPDATE", [fire[1].pk])
         call = operator_client.post("/api/v1/calls/", {
             "incident_type": "building_fire", "location": {"lat": 51.128, "lon": 71.43}}, format="json").json()
         wait_for(lambda: Assignment.objects.filter(call_id=call["id"]).exists(), message="first slot")
-        time.sleep(0.5)
+        time.sleep(0.3)  # the worker is now inside its second slot, waiting
+    except BaseException:
+        locker.close()
+        raise
+    return call, locker
+
+
+def test_worker_killed_mid_dispatch_then_restarted_serves_the_call_exactly_once(transactional_db, operator_client):
+    fire = [UnitFactory(service="fire", location=point(51.128 + i * 0.002, 71.43)) for i in range(3)]
+    medic = UnitFactory(service="medical")
+    police = UnitFactory(service="police")
+    purge_broker()
+    worker = start_worker("doomed")
+    call, locker = fire_call_blocked_in_its_second_slot(operator_client, fire)
+    try:
         worker.stop(sig=signal.SIGKILL)
     finally:
         worker.stop()
