@@ -21,7 +21,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.gis.db.models.functions import Distance, GeometryDistance
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from calls.models import Call
@@ -203,23 +203,37 @@ def _dispatchable(call):
     return call.status in CallStatus.OPEN and call.location is not None and not call.hold_reason
 
 
-def more_urgent_waiting_exists(call, unit):
-    """Is an open, dispatchable call more urgent than `call` (priority, then age) waiting
-    for a unit like this one? Then it comes first (SPEC rule 3), also for a new call's
-    own task, which would otherwise take the unit from under it."""
-    fits = Q(unmet_needs__contains=[{"service": unit.service, "capability": None}])
-    for capability in unit.capabilities:
-        fits |= Q(unmet_needs__contains=[{"service": unit.service, "capability": capability}])
-    refused_it = Assignment.objects.filter(
-        call=OuterRef("pk"), unit=unit, status__in=(*AssignmentStatus.REFUSED, AssignmentStatus.CANCELLED)
-    )
-    return (
+def more_urgent_needs(call, service):
+    """The unmet `service` lines of open, dispatchable calls more urgent than `call`
+    (priority, then age), as (capability or None, units that call refused). They come
+    first (SPEC rule 3), also for a new call's own task, which would otherwise take a unit
+    from under them. One query for the line; usually it finds nothing."""
+    rows = list(
         Call.objects.filter(status__in=CallStatus.OPEN, location__isnull=False, hold_reason="")
         .filter(Q(priority__lt=call.priority) | Q(priority=call.priority, received_at__lt=call.received_at))
-        .filter(fits)
+        .filter(unmet_needs__contains=[{"service": service}])
         .exclude(pk=call.pk)
-        .exclude(Exists(refused_it))  # a unit it declined or lost is never offered to it again
-        .exists()
+        .values_list("id", "unmet_needs")
+    )
+    if not rows:
+        return []
+    refused = {}
+    for call_id, unit_id in Assignment.objects.filter(
+        call_id__in=[r[0] for r in rows], status__in=(*AssignmentStatus.REFUSED, AssignmentStatus.CANCELLED)
+    ).values_list("call_id", "unit_id"):
+        refused.setdefault(call_id, set()).add(unit_id)
+    return [
+        (need.get("capability"), refused.get(call_id, set()))
+        for call_id, unmet in rows
+        for need in unmet
+        if need.get("service") == service
+    ]
+
+
+def _wanted_ahead(unit, needs):
+    """Could a more urgent call use this unit? Not one that refused it (never re-offered)."""
+    return any(
+        unit.id not in refused and (not capability or capability in unit.capabilities) for capability, refused in needs
     )
 
 
@@ -231,9 +245,7 @@ def _fill_one_slot(call_id, skip_lines, in_order=False):
     """
     with transaction.atomic():
         call = _lock_call(call_id)
-        # The time of this claim, not of the pass: a pass that waited on locks must not
-        # date an assignment before the unit's previous one ended.
-        now = timezone.now()
+        now = timezone.now()  # for freshness; the assignment is dated at its claim below
         if call is None or not _dispatchable(call):
             return "done", None
         gaps = [g for g in plan_gaps(call) if (g[0], g[1]) not in skip_lines]
@@ -243,6 +255,7 @@ def _fill_one_slot(call_id, skip_lines, in_order=False):
         refused = refused_unit_ids(call)
         active_units = set(call.assignments.filter(status__in=AssignmentStatus.ACTIVE).values_list("unit_id", flat=True))
         tried = refused | active_units
+        ahead = [] if in_order else more_urgent_needs(call, service)
         left_to_others = False
         # A few rounds: candidates may be claimed by a concurrent call between our
         # SELECT and UPDATE; each round excludes those already tried.
@@ -252,14 +265,16 @@ def _fill_one_slot(call_id, skip_lines, in_order=False):
                 break
             for unit in candidates:
                 tried.add(unit.id)
-                if not in_order and more_urgent_waiting_exists(call, unit):
+                if ahead and _wanted_ahead(unit, ahead):
                     left_to_others = True  # the next candidate may be one nobody ahead can use
                     continue
                 won = Unit.objects.filter(id=unit.id, status=UnitStatus.AVAILABLE).update(
                     status=UnitStatus.DISPATCHED, status_changed_at=now
                 )
                 if won:
-                    claimed_at = timezone.now()  # the UPDATE may have waited for the unit's row
+                    # Dated now, not when the pass began or the UPDATE started waiting for
+                    # the unit's row: never before the unit's previous assignment ended.
+                    claimed_at = timezone.now()
                     _create_assignment(call, unit, service, capability, unit.distance.m, claimed_at, actor=None,
                                        reason=_auto_reason(unit, capability))
                     return "assigned", (service, capability)
@@ -331,22 +346,10 @@ WAITING_PASS_BUDGET_S = 20.0
 WAITING_PASS_LOCK_KEY = 112_000_003
 
 
-def _waiting_calls():
-    """Open, located, unheld calls that need the engine, in the order they are served."""
-    return Call.objects.filter(status__in=CallStatus.OPEN, location__isnull=False, hold_reason="")
-
-
-def waiting_call_ids(grace=OWN_TASK_GRACE):
-    """Every call the waiting pass would look at: most urgent first, then oldest.
-
-    Calls with unmet needs, and calls whose own dispatch request is older than the grace
-    period (its task was lost or is stuck behind a dead broker).
-    """
-    return list(_waiting_page(None, grace, limit=None).values_list("id", flat=True))
-
-
-def _waiting_page(after, grace, limit=WAITING_PAGE):
-    qs = _waiting_calls().filter(
+def _waiting_page(after, grace):
+    """Open, located, unheld calls that need the engine (unmet needs, or their own request
+    older than the grace period: a lost task), most urgent then oldest, after `after`."""
+    qs = Call.objects.filter(status__in=CallStatus.OPEN, location__isnull=False, hold_reason="").filter(
         Q(dispatch_requested_at__lte=timezone.now() - grace) | ~Q(unmet_needs=[])
     )
     if after is not None:
@@ -356,19 +359,24 @@ def _waiting_page(after, grace, limit=WAITING_PAGE):
             | Q(priority=priority, received_at__gt=received_at)
             | Q(priority=priority, received_at=received_at, id__gt=pk)
         )
-    qs = qs.order_by("priority", "received_at", "id")
-    return qs if limit is None else qs[:limit]
+    return qs.order_by("priority", "received_at", "id")[:WAITING_PAGE]
 
 
-def available_capacity(now=None):
-    """{service: [capability sets]} of the units the engine may choose right now."""
-    capacity = {}
-    rows = Unit.objects.filter(
-        status=UnitStatus.AVAILABLE, location__isnull=False, location_recorded_at__gte=fresh_cutoff(now)
-    ).values_list("service", "capabilities")
-    for service, capabilities in rows:
-        capacity.setdefault(service, []).append(set(capabilities))
-    return capacity
+def free_units(now=None):
+    """(ids of available units, {service: [capability sets]} of those the engine may
+    choose: located and fresh), from one read of the available units."""
+    ids, capacity = set(), {}
+    choosable = ExpressionWrapper(
+        Q(location__isnull=False, location_recorded_at__gte=fresh_cutoff(now)), output_field=BooleanField()
+    )
+    rows = Unit.objects.filter(status=UnitStatus.AVAILABLE).values_list(
+        "id", "service", "capabilities", choosable
+    )
+    for unit_id, service, capabilities, fresh in rows:
+        ids.add(unit_id)
+        if fresh:
+            capacity.setdefault(service, []).append(set(capabilities))
+    return ids, capacity
 
 
 def _could_be_served(unmet_needs, capacity):
@@ -413,18 +421,16 @@ def dispatch_waiting(grace=OWN_TASK_GRACE, budget_s=WAITING_PASS_BUDGET_S):
     # Counted before trying the lock: a holder that checks the counter after unlocking
     # cannot miss a request that failed to get the lock.
     _count_request()
-    served = 0
+    served = None
     while True:
         with _PassLock() as held:
             if not held:
-                return None if not served else served
-            while True:
-                seen = _requests_counted()
-                made, complete = _one_waiting_round(grace, deadline)
-                served += made
-                if not complete or _requests_counted() == seen:
-                    break
+                return served
+            seen = _requests_counted()
+            made, complete = _one_waiting_round(grace, deadline)
+            served = (served or 0) + made
             _finish_undispatchable(grace)
+        # Asked for again meanwhile (its requester found the lock taken): go round again.
         if not complete or _requests_counted() == seen or time.monotonic() > deadline:
             return served
 
@@ -440,14 +446,10 @@ def _requests_counted():
         return cur.fetchone()[0]
 
 
-def _available_ids():
-    return set(Unit.objects.filter(status=UnitStatus.AVAILABLE).values_list("id", flat=True))
-
-
 def _one_waiting_round(grace, deadline):
     """(units assigned, whether every waiting call was looked at)."""
     made, after = 0, None
-    known, capacity = _available_ids(), available_capacity()
+    known, capacity = free_units()
     while True:
         page = list(_waiting_page(after, grace).values("id", "priority", "received_at", "unmet_needs",
                                                         "dispatch_requested_at"))
@@ -457,13 +459,11 @@ def _one_waiting_round(grace, deadline):
                 return made, False
             if row["dispatch_requested_at"] is not None or _could_be_served(row["unmet_needs"], capacity):
                 made += dispatch_call(row["id"], in_order=True)
-                now_free = _available_ids()
-                if now_free - known:
-                    # A crew came free: the calls already passed are more urgent than the
-                    # rest, so they get the first look at it.
-                    restart = True
-                if now_free != known:
-                    known, capacity = now_free, available_capacity()
+                free, capacity = free_units()
+                # A crew came free: the calls already passed are more urgent than the
+                # rest, so they get the first look at it.
+                restart = bool(free - known)
+                known = free
                 if restart:
                     break
         if restart:
