@@ -77,8 +77,6 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.last_id = 0
         self.lock = asyncio.Lock()
-        self.heartbeat = None
-        self.degraded = False
         try:
             if self.scope.get("db_unavailable"):
                 raise DatabaseError("could not authenticate")

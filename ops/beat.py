@@ -28,7 +28,8 @@ import time
 import psycopg
 from celery.beat import Scheduler
 from django.conf import settings
-from django.db import connection
+
+from config.db import libpq_params
 
 from . import heartbeats
 from .models import Heartbeat
@@ -53,7 +54,7 @@ _KEEPALIVE = {
 
 def lock_connection_params():
     """Django's own connection parameters (libpq options included) plus keepalives."""
-    params = connection.get_connection_params()
+    params = libpq_params()
     options = " ".join(filter(None, [params.pop("options", ""), _KEEPALIVE["options"]]))
     return {**params, **_KEEPALIVE, "options": options, "autocommit": True}
 

@@ -24,11 +24,12 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from rest_framework.exceptions import ValidationError
 
+from config.db import libpq_params
+from ops.middleware import DETAIL, RETRY_AFTER_S, is_outage, is_overload
+
 log = logging.getLogger(__name__)
 
-RETRY_AFTER_S = 5
 INLINE_VALIDATION_MAX = 50
-DATABASE_UNAVAILABLE = "The database is unavailable; try again in a few seconds."
 
 PATH = "/api/v1/me/location/"
 AUTH_SQL = """
@@ -37,15 +38,6 @@ AUTH_SQL = """
     LEFT JOIN units_unit u ON u.user_id = t.user_id
     WHERE t.key = %s
 """
-
-
-def _libpq_params():
-    """Django's own connection parameters (DATABASE_URL's options, sslmode, certificates,
-    the server-side timeouts), minus what only Django's driver wrapper understands."""
-    params = connection.get_connection_params()
-    for django_only in ("cursor_factory", "context", "prepare_threshold", "server_side_binding"):
-        params.pop(django_only, None)
-    return {key: str(value) for key, value in params.items() if value is not None}
 
 
 def _reject_constant(name):
@@ -64,7 +56,7 @@ class PositionIngest:
 
     async def _pool(self):
         if self.pool is None:
-            conninfo = make_conninfo("", **_libpq_params())
+            conninfo = make_conninfo("", **libpq_params())
             # autocommit: the auth query must not open a transaction around the store, or
             # `conn.transaction()` becomes a savepoint and the commit (and the unit row
             # lock) would outlive the journal publish below.
@@ -112,11 +104,14 @@ class PositionIngest:
                 except ValidationError as exc:
                     return await _respond(send, 400, exc.detail)
                 row = await self._store(conn, unit_id, fixes)
-        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
-            # PostgreSQL restarting or unreachable: nothing was stored; the phone keeps the
-            # fixes and sends them again (the pool drops the broken connection).
+        except (psycopg.Error, PoolTimeout) as exc:
+            # The same line as the Django views (ops/middleware.py): a lost connection or a
+            # statement timeout is a 503 (nothing was stored; the phone sends the fixes
+            # again), any other database error stays a bug.
+            if not (is_outage(exc) or is_overload(exc)):
+                raise
             log.warning("position report not stored, database unavailable: %s", exc)
-            return await _respond(send, 503, {"detail": DATABASE_UNAVAILABLE}, retry_after=RETRY_AFTER_S)
+            return await _respond(send, 503, {"detail": DETAIL}, retry_after=RETRY_AFTER_S)
         # Committed and the connection returned: only now the journal row (which takes the
         # journal lock, so it must never wait while this request holds the unit row).
         if row is not None and row[0]:

@@ -11,12 +11,12 @@ import websockets.sync.client
 from django.utils import timezone
 from psycopg.conninfo import make_conninfo
 
+from config.db import libpq_params
 from dispatch.events import JOURNAL_LOCK_KEY
 from dispatch.models import Event
 from tests.conftest import client_for, crew, wait_for
 from tests.factories import UnitFactory
 from tests.realtime.test_faults import _dsn
-from units.ingest import _libpq_params
 
 pytestmark = pytest.mark.realtime
 
@@ -117,6 +117,6 @@ def _waiting_on_journal_lock(conn):
 def test_the_fast_path_connects_with_djangos_parameters_and_server_limits():
     """Its pool used to format host/port/user/password itself: libpq options (the server
     timeouts, sslmode, certificates) from DATABASE_URL were lost."""
-    with psycopg.connect(make_conninfo("", **_libpq_params())) as conn:
+    with psycopg.connect(make_conninfo("", **libpq_params())) as conn:
         (value,) = conn.execute("SHOW idle_in_transaction_session_timeout").fetchone()
     assert value == "1min"
