@@ -15,6 +15,7 @@ to calls, units or assignments.
 
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import psycopg
@@ -37,32 +38,39 @@ from units.models import Unit
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _engine_holds_call_then_wants_journal(call_id, locked, go, errors):
-    """What the engine does in a slot: lock the call row, work, then record events."""
+@contextmanager
+def _engine_holding(call_id):
+    """What the engine does in a slot, in another thread: lock the call row, work, then
+    record events (the journal lock). The body runs while the row is held; on leaving,
+    the engine's errors are returned in the yielded list."""
+    locked, errors = threading.Event(), []
+
+    def slot():
+        try:
+            with transaction.atomic():
+                call = engine._lock_call(call_id)
+                locked.set()
+                time.sleep(0.3)  # the other side is now past its journal row and committing
+                record_event("call.updated", call=call, summary="engine slot")
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=slot)
+    thread.start()
+    assert locked.wait(10)
     try:
-        with transaction.atomic():
-            call = engine._lock_call(call_id)
-            locked.set()
-            go.wait(10)
-            time.sleep(0.3)  # the intake is now past its journal row and committing
-            record_event("call.updated", call=call, summary="engine slot")
-    except Exception as exc:
-        errors.append(exc)
+        yield errors
     finally:
-        connection.close()
+        thread.join(20)
 
 
 def test_a_possible_duplicate_is_stored_while_the_engine_holds_the_first_call():
     first = new_call("cardiac_arrest", lat=51.128, lon=71.430, accuracy=200)
-    locked, go, errors = threading.Event(), threading.Event(), []
-    engine_thread = threading.Thread(target=_engine_holds_call_then_wants_journal,
-                                     args=(first.pk, locked, go, errors))
-    engine_thread.start()
-    assert locked.wait(10)
-    go.set()
-    # 400 m away, each ±200 m: a possible duplicate of the first call (flagged; P1 is not held).
-    second = new_call("cardiac_arrest", lat=51.1316, lon=71.430, accuracy=200)
-    engine_thread.join(20)
+    with _engine_holding(first.pk) as errors:
+        # 400 m away, each ±200 m: a possible duplicate of the first call (flagged; P1 is not held).
+        second = new_call("cardiac_arrest", lat=51.1316, lon=71.430, accuracy=200)
     assert errors == []
     assert list(second.possible_duplicates.values_list("id", flat=True)) == [first.pk]
 
@@ -70,16 +78,9 @@ def test_a_possible_duplicate_is_stored_while_the_engine_holds_the_first_call():
 def test_a_located_update_that_finds_a_duplicate_never_deadlocks_with_the_engine():
     first = new_call("gas_leak", lat=51.128, lon=71.430, accuracy=20)
     second = new_call("gas_leak", lat=None)
-    locked, go, errors = threading.Event(), threading.Event(), []
-    engine_thread = threading.Thread(target=_engine_holds_call_then_wants_journal,
-                                     args=(first.pk, locked, go, errors))
-    engine_thread.start()
-    assert locked.wait(10)
-    go.set()
-    with transaction.atomic():
+    with _engine_holding(first.pk) as errors, transaction.atomic():
         call_update(call_id=second.pk, actor=None, changes={},
                     location={"point": Point(71.4301, 51.1281, srid=4326), "accuracy_m": 10})
-    engine_thread.join(20)
     assert errors == []
     second.refresh_from_db()
     assert list(second.possible_duplicates.values_list("id", flat=True)) == [first.pk]
