@@ -3,7 +3,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
@@ -22,14 +21,8 @@ router.register("units", apis.UnitViewSet, basename="unit")
 router.register("incident-types", apis.IncidentTypeViewSet, basename="incident-type")
 
 
-class TokenView(ObtainAuthToken):
-    """POST username + password → {"token"}. Open to anyone, by design."""
-
-    permission_classes = [AllowAny]
-
-
 api = [
-    path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("", include("accounts.urls")),
     path("me/", apis.MeView.as_view(), name="me"),
     path("me/location/", apis.MeLocationView.as_view(), name="me-location"),
     path("me/status/", apis.MeStatusView.as_view(), name="me-status"),

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    """People and machines that sign in: API tokens, sign-in throttling, revocation."""
+
+    name = "accounts"
+    default_auto_field = "django.db.models.BigAutoField"
