@@ -1,10 +1,37 @@
 """Signing in for API clients."""
 
-from rest_framework.authtoken.views import ObtainAuthToken
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import parsers, renderers, serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .throttling import SignInLockoutThrottle, SignInRateThrottle
+from .tokens import issue_token
 
 
-class TokenView(ObtainAuthToken):
-    """POST username + password → {"token"}. Open to anyone, by design."""
+class TokenView(APIView):
+    """POST username + password → {"token", "expiry"}. Open to anyone, by design.
 
+    Each sign-in issues a new token (a person may work from several machines); the text is
+    shown only here, the database keeps its digest."""
+
+    authentication_classes = []
     permission_classes = [AllowAny]
+    # Per-address rate first (Redis), then the axes lock-out of username + address (429).
+    throttle_classes = [SignInRateThrottle, SignInLockoutThrottle]
+    parser_classes = (parsers.FormParser, parsers.MultiPartParser, parsers.JSONParser)
+    renderer_classes = (renderers.JSONRenderer,)
+
+    @extend_schema(
+        request=AuthTokenSerializer,
+        responses=inline_serializer("IssuedToken", {"token": serializers.CharField(),
+                                                     "expiry": serializers.DateTimeField(allow_null=True)}),
+    )
+    def post(self, request):
+        credentials = AuthTokenSerializer(data=request.data, context={"request": request})
+        credentials.is_valid(raise_exception=True)
+        user = credentials.validated_data["user"]
+        text, token = issue_token(user, with_row=True)
+        return Response({"token": text, "expiry": token.expiry})

@@ -2,8 +2,9 @@
 
 from django.urls import path
 
-from . import apis
+from . import apis, lockouts
 
 urlpatterns = [
     path("auth/token/", apis.TokenView.as_view(), name="auth-token"),
+    path("lockouts/", lockouts.LockoutsView.as_view(), name="lockouts"),
 ]

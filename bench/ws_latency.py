@@ -43,7 +43,7 @@ from _common import (
     table,
 )
 
-from calls.management.commands.create_account import ensure_account
+from accounts.services import ensure_account
 
 
 class Client:

@@ -6,9 +6,11 @@ run half-configured.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -65,10 +67,11 @@ INSTALLED_APPS = [
     "django.contrib.gis",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "channels",
+    "axes",
     "accounts",
     "calls",
     "units",
@@ -88,6 +91,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out browser sign-in into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -138,15 +143,28 @@ _db["OPTIONS"]["options"] = " ".join(filter(None, [
     f"-c idle_in_transaction_session_timeout={_idle_tx_s * 1000}",
     f"-c statement_timeout={_statement_s * 1000}" if _statement_s else "",
 ]))
-_db["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
+# TEMPLATE: a database with the extensions already installed by an admin (scripts/bootstrap.sh
+# makes `dispatch_template`), so a role that is not a superuser can create the test database.
+_db["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None,
+               "TEMPLATE": os.environ.get("DATABASE_TEST_TEMPLATE") or None}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: cache-free; the channel layer and the Celery broker --------------------------
+# --- Redis: the cache (sign-in rates only), the channel layer and the Celery broker ------
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured("REDIS_URL must be a redis:// or rediss:// URL.")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
+# Only counters that may be lost live here, and their users fail open (accounts/throttling):
+# short timeouts, so that a Redis outage costs a sign-in half a second, not a hang.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "cache",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+}
 
 CHANNEL_LAYERS = {
     "default": {
@@ -206,24 +224,72 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": DISPATCH_SWEEP_INTERVAL_S,
         "options": {"expires": DISPATCH_SWEEP_INTERVAL_S * 2},
     },
+    # The retention (dispatch/retention.py), daily at a quiet hour. A time of day, not an
+    # interval: this schedule lives in memory, and a daily interval restarts with each deploy.
+    "erase-personal-data": {
+        "task": "dispatch.tasks.erase_personal_data",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 6 * 3600},
+    },
     # Ended calls are measured in the transaction that ends them; this repairs calls ended
     # around that (a rolling deploy's old processes, imports). ~0.6 s at 1,000,000 calls.
     "measure-ended-calls": {
         "task": "dispatch.tasks.measure_ended_calls",
         "schedule": _setting("METRICS_REPAIR_INTERVAL_S", float, 3600.0, lambda v: 10 <= v <= 86400),
     },
+    "purge-expired-tokens": {"task": "accounts.tasks.purge_expired_tokens", "schedule": 3600.0},
 }
 
 # --- Auth and API -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# A person's API token (operators, supervisors) expires after this many hours (0 = never);
+# a unit's device token and a gateway's token live until replaced (accounts/tokens.py).
+API_TOKEN_TTL_HOURS = _setting("API_TOKEN_TTL_HOURS", float, 12.0, lambda v: v >= 0)
+# An open websocket re-checks its account and token this often, besides the doorbell that
+# a revocation rings (accounts/signals.py).
+WS_REAUTH_INTERVAL_S = _setting("WS_REAUTH_INTERVAL_S", float, 30.0, lambda v: 1 <= v <= 3600)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 
+
+def _rate(raw):
+    count, _, period = raw.strip().partition("/")
+    if int(count) <= 0 or not period or period[0] not in "smhd":
+        raise ValueError("expected N/s, N/min, N/hour or N/day")
+    return raw.strip()
+
+
+# --- Sign-in limits (issue 14; docs/api.md "Sign-in limits") ------------------------------
+# django-axes counts failed passwords of the token API, /accounts/login/ and /admin/login/
+# in PostgreSQL (no cache: a lock-out holds across processes and Redis outages). The key is
+# username + client address: an attacker elsewhere locks only their own address out of an
+# operator's account, never the operator's workstation.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = _setting("AUTH_FAILURE_LIMIT", int, 5, lambda v: 1 <= v <= 100)
+AXES_COOLOFF_TIME = timedelta(minutes=_setting("AUTH_LOCKOUT_MINUTES", int, 15, lambda v: 1 <= v <= 1440))
+# A refused attempt during a lock-out does not extend it, so "until" is true when shown.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.lockouts.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
+# Who the client is: REMOTE_ADDR. gunicorn/uvicorn already set it from X-Forwarded-For
+# when the proxy's address is in FORWARDED_ALLOW_IPS (default: this machine). With
+# TRUSTED_PROXY_COUNT = N > 0 Django takes the address N hops from the right of
+# X-Forwarded-For instead; at 0 the header is never believed (it is the client's to forge).
+TRUSTED_PROXY_COUNT = _setting("TRUSTED_PROXY_COUNT", int, 0, lambda v: 0 <= v <= 10)
+# Per client address on POST /api/v1/auth/token/, counted in the Redis cache.
+AUTH_TOKEN_RATE = _setting("AUTH_TOKEN_RATE", _rate, "30/min", hint="Example: 30/min.")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "dispatch.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Every view names its own permission; this default only catches a forgotten one.
@@ -234,6 +300,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "dispatch.errors.exception_handler",
     "DATETIME_FORMAT": "iso-8601",
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "112 Dispatch API",
@@ -293,6 +360,10 @@ STATS_DISPATCH_TARGET_SHARE = _setting("STATS_DISPATCH_TARGET_SHARE", float, 0.9
 EIDO_AGENCY_ID = os.environ.get("EIDO_AGENCY_ID", "112-dispatch.invalid")
 # A websocket client further behind than this many events is told to refetch state.
 FEED_MAX_REPLAY = _setting("FEED_MAX_REPLAY", int, 20_000, lambda v: v > 0)
+# Callers' personal data is erased this many days after their call ended; 0 keeps it
+# forever. The centre sets the period with its lawyer (docs/privacy.md).
+PERSONAL_DATA_RETENTION_DAYS = _setting("PERSONAL_DATA_RETENTION_DAYS", int, 365, lambda v: 0 <= v <= 36500,
+                                        "Days after a call ended; 0 keeps personal data forever.")
 
 # GDAL < 3.9 cannot sandbox file access of spatial-reference strings; we never take SRS from users.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]

@@ -24,11 +24,13 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Max
 
+from accounts.signals import revocation_group
 from ops import sockets
 
 from .access import is_operator
 from .events import FEED_GROUP, event_message
 from .models import Event
+from .ws_auth import credential_is_live
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ HEARTBEAT_S = 15.0
 DEGRADED_POLL_S = 1.0
 LAYER_TIMEOUT_S = 2.0
 TRY_AGAIN_LATER = 1013
+REVOKED = 4401  # the token or session this socket signed in with is no longer valid
 REPLAY_BATCH = 500
 
 
@@ -52,6 +55,11 @@ def _latest_id():
 @database_sync_to_async
 def _allowed(user):
     return is_operator(user)
+
+
+@database_sync_to_async
+def _still_allowed(scope):
+    return credential_is_live(scope) and is_operator(scope["user"])
 
 
 _newest = {"at": 0.0, "id": 0, "lock": None}
@@ -72,6 +80,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     # Class defaults: the channel-layer reader may run before connect() sets them.
     degraded = False
     heartbeat = None
+    reauth = None
     closed = False  # set by close()/disconnect(): nothing is sent or started after it
 
     async def connect(self):
@@ -99,6 +108,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         # (a client from another database) is treated the same way.
         self.last_id = latest if since == -1 or since > latest else since
         joined = await self._join()
+        if joined:
+            await self._layer_call("group_add", revocation_group(user.pk))
         await self.accept()
         sockets.opened(self)  # /metrics: websocket clients
         if not joined:
@@ -114,6 +125,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=TRY_AGAIN_LATER)
             return
         self.heartbeat = asyncio.create_task(self._heartbeat())
+        self.reauth = asyncio.create_task(self._reauth_loop())
 
     async def close(self, code=None, reason=None):
         self.closed = True
@@ -134,12 +146,42 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         self.closed = True
         sockets.closed(self)
-        if self.heartbeat and self.heartbeat is not asyncio.current_task():
-            self.heartbeat.cancel()
+        for task in (self.heartbeat, self.reauth):
+            if task and task is not asyncio.current_task():
+                task.cancel()
+        await self._layer_call("group_discard", FEED_GROUP)
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            await self._layer_call("group_discard", revocation_group(user.pk))
+
+    async def _layer_call(self, method, group):
         try:
-            await asyncio.wait_for(self.channel_layer.group_discard(FEED_GROUP, self.channel_name), LAYER_TIMEOUT_S)
+            await asyncio.wait_for(getattr(self.channel_layer, method)(group, self.channel_name), LAYER_TIMEOUT_S)
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:  # the layer is down: membership expires by itself
-            log.info("group_discard failed: %s", exc)
+            log.info("%s %s failed: %s", method, group, exc)
+
+    async def auth_revoked(self, message):
+        """The doorbell of accounts/signals.py: some credential of this account was revoked."""
+        await self._recheck()
+
+    async def _recheck(self):
+        if self.closed:
+            return
+        try:
+            live = await _still_allowed(self.scope)
+        except DatabaseError as exc:  # cannot tell now: the next check decides
+            log.info("websocket re-authorisation postponed: %s", exc)
+            return
+        if not live and not self.closed:
+            log.info("websocket closed: credential revoked (user %s)", getattr(self.scope.get("user"), "pk", None))
+            await self.close(code=REVOKED)
+
+    async def _reauth_loop(self):
+        while not self.closed:
+            await asyncio.sleep(settings.WS_REAUTH_INTERVAL_S)
+            await self._recheck()
 
     async def receive_json(self, content, **kwargs):
         # Clients may ask for a catch-up explicitly; nothing else is accepted.
@@ -240,6 +282,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 return
             try:
                 joined = await self._join()
+                if joined:  # memberships expire; the revocation doorbell's too
+                    await self._layer_call("group_add", revocation_group(self.scope["user"].pk))
                 if joined == self.degraded:
                     await self._set_degraded(not joined)
                 # Degraded, every socket polls each second: one shared read of the newest id

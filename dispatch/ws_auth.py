@@ -2,6 +2,8 @@
 
 A session cookie is only honoured with an Origin header of an allowed host, so another
 site cannot open the feed with an operator's cookie (cross-site websocket hijacking).
+An open socket is not trusted forever: `credential_is_live` re-checks the token or the
+session it signed in with (on a revocation doorbell and every WS_REAUTH_INTERVAL_S).
 """
 
 from urllib.parse import parse_qs, urlparse
@@ -11,9 +13,13 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError
 from django.http.request import validate_host
+from django.utils.crypto import constant_time_compare
+
+from accounts.tokens import find_token, token_is_live
 
 
 class _SessionAuth(AuthMiddleware):
@@ -26,13 +32,27 @@ class _SessionAuth(AuthMiddleware):
 
 
 @database_sync_to_async
-def _user_for_token(key):
-    from rest_framework.authtoken.models import Token
+def _token_for(key):
+    return find_token(key)
 
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
-        return None
-    return token.user
+
+def credential_is_live(scope):
+    """Is the credential this socket signed in with still good? (sync; reads the database)"""
+    digest = scope.get("auth_token_digest")
+    if digest:
+        return token_is_live(digest)
+    session = scope.get("session")
+    user = scope.get("user")
+    if session is None or user is None or not user.is_authenticated or not session.session_key:
+        return False
+    # A fresh read of both: logout deletes the session, a password change alters the hash.
+    stored = session.__class__(session.session_key).load()
+    fresh = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
+    return bool(
+        fresh is not None
+        and str(stored.get(SESSION_KEY)) == str(fresh.pk)
+        and constant_time_compare(stored.get(HASH_SESSION_KEY, ""), fresh.get_session_auth_hash())
+    )
 
 
 def _token_from(scope):
@@ -63,12 +83,14 @@ class TokenOrSessionAuthMiddleware(BaseMiddleware):
         key = _token_from(scope)
         if key:
             try:
-                user = await _user_for_token(key)
+                token = await _token_for(key)
             except DatabaseError:
-                user, scope["db_unavailable"] = None, True
-            scope["user"] = user or AnonymousUser()
-            if user is None:
+                token, scope["db_unavailable"] = None, True
+            scope["user"] = token.user if token else AnonymousUser()
+            if token is None:
                 scope["auth_error"] = "invalid token"
+            else:
+                scope["auth_token_digest"] = token.digest
             return await self.inner(scope, receive, send)
         if not _origin_allowed(scope):
             scope["user"] = AnonymousUser()

@@ -26,9 +26,9 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.utils import floatToGoString
 from rest_framework.exceptions import AuthenticationFailed
 
+from accounts.authentication import TokenAuthentication
 from calls.models import Call, Service
 from dispatch.access import is_supervisor
-from dispatch.authentication import TokenAuthentication
 from dispatch.transitions import CallStatus, UnitStatus
 from units.models import Unit
 

@@ -20,7 +20,7 @@ from django.contrib.gis.geos import Point
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.factories import UnitFactory, make_user
+from tests.factories import UnitFactory, make_user, token_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CENTRE = (51.1280, 71.4300)  # lat, lon: Astana, Esil district
@@ -85,17 +85,17 @@ def gateway(db):
 
 @pytest.fixture
 def operator_client(operator):
-    return client_for(token=operator.auth_token.key)
+    return client_for(token=token_for(operator))
 
 
 @pytest.fixture
 def supervisor_client(supervisor):
-    return client_for(token=supervisor.auth_token.key)
+    return client_for(token=token_for(supervisor))
 
 
 @pytest.fixture
 def gateway_client(gateway):
-    return client_for(token=gateway.auth_token.key)
+    return client_for(token=token_for(gateway))
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.gis.geos import Point
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
+from accounts.tokens import issue_token
 from calls.models import IncidentType
 from calls.services import call_create
 from units.models import Unit
@@ -14,8 +14,16 @@ def make_user(username, role=None, password="pass-1234-word"):
     user = get_user_model().objects.create_user(username=username, password=password)
     if role:
         user.groups.add(Group.objects.get_or_create(name=role)[0])
-    Token.objects.create(user=user)
+    user.api_token = issue_token(user)
     return user
+
+
+def token_for(user):
+    """The API token of a user made by make_user, else a new one (tokens are stored hashed)."""
+    token = getattr(user, "api_token", None)
+    if token is None:
+        token = user.api_token = issue_token(user)
+    return token
 
 
 class UnitFactory(factory.django.DjangoModelFactory):

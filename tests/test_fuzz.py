@@ -14,7 +14,7 @@ from calls.models import IncidentType
 from calls.services import call_create
 from dispatch import services
 from tests.conftest import ROOT, crew, point
-from tests.factories import UnitFactory, make_user
+from tests.factories import UnitFactory, make_user, token_for
 
 pytestmark = pytest.mark.realtime
 
@@ -31,9 +31,9 @@ def test_api_fuzzing_finds_no_server_error(asgi_server):
     crew(unit)
     unit.refresh_from_db()
     tokens = {
-        "supervisor": make_user("fuzz-sup", "supervisor").auth_token.key,
-        "crew": unit.user.auth_token.key,
-        "gateway": make_user("fuzz-gw", "gateway").auth_token.key,
+        "supervisor": token_for(make_user("fuzz-sup", "supervisor")),
+        "crew": token_for(unit.user),
+        "gateway": token_for(make_user("fuzz-gw", "gateway")),
     }
     schema = f"http://127.0.0.1:{asgi_server.port}/api/schema/"
     failures = []

@@ -24,6 +24,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from rest_framework.exceptions import ValidationError
 
+from accounts.tokens import token_digest
 from config.db import libpq_params
 from ops.middleware import DETAIL, RETRY_AFTER_S, is_outage, is_overload
 
@@ -32,11 +33,12 @@ log = logging.getLogger(__name__)
 INLINE_VALIDATION_MAX = 50
 
 PATH = "/api/v1/me/location/"
+# The same rules as accounts.tokens.find_token: by digest, unexpired, active account.
 AUTH_SQL = """
-    SELECT u.id FROM authtoken_token t
+    SELECT u.id FROM knox_authtoken t
     JOIN auth_user au ON au.id = t.user_id AND au.is_active
     LEFT JOIN units_unit u ON u.user_id = t.user_id
-    WHERE t.key = %s
+    WHERE t.digest = %s AND (t.expiry IS NULL OR t.expiry > now())
 """
 
 
@@ -88,8 +90,9 @@ class PositionIngest:
         try:
             pool = await self._pool()
             async with pool.connection() as conn:
-                row = await (await conn.execute(AUTH_SQL, [auth[6:].strip()])).fetchone()
-                if row is None:
+                digest = token_digest(auth[6:].strip())
+                row = digest and await (await conn.execute(AUTH_SQL, [digest])).fetchone()
+                if not row:
                     return await _respond(send, 401, {"detail": "Invalid token."}, challenge=True)
                 unit_id = row[0]
                 if unit_id is None:

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
+from accounts.tokens import issue_token
 from dispatch.events import record_event
 
 from .models import Unit
@@ -52,10 +52,9 @@ def unit_issue_token(*, unit_id, actor):
         user.save()
         unit.user = user
         unit.save(update_fields=["user"])
-    Token.objects.filter(user=unit.user).delete()
-    token = Token.objects.create(user=unit.user)
+    key = issue_token(unit.user, replace=True)
     record_event("unit.updated", unit=unit, actor=actor, summary="device token issued")
-    return token.key
+    return key
 
 
 # The two statements of a position report, shared by the Django path below and the ASGI

@@ -1120,7 +1120,7 @@ const feed = new Feed({
   onStatus: (status, info) => {
     if (status === "live" && !state.ready) { setConn("sync"); everLive = true; return; }
     setConn(status, info);
-    if (status === "down" && info.code === 4403) api.get("/incident-types/").catch(() => {});  // a lapsed session goes to the login page
+    if (status === "down" && (info.code === 4403 || info.code === 4401)) api.get("/incident-types/").catch(() => {});  // a lapsed session goes to the login page
   },
 });
 

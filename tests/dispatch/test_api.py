@@ -11,7 +11,7 @@ from django.utils import timezone
 from calls.models import Call
 from dispatch import services
 from dispatch.models import Assignment, Event
-from tests.conftest import crew
+from tests.conftest import client_for, crew
 from tests.factories import UnitFactory
 from units.models import Unit
 
@@ -171,11 +171,12 @@ def test_events_feed_over_rest(operator_client, anon_client):
 
 def test_token_login_and_incident_types(anon_client, operator):
     response = anon_client.post("/api/v1/auth/token/", {"username": "op1", "password": "pass-1234-word"}, format="json")
-    assert response.status_code == 200 and response.json()["token"] == operator.auth_token.key
+    assert response.status_code == 200 and response.json()["expiry"]
+    issued = response.json()["token"]
     assert anon_client.post("/api/v1/auth/token/", {"username": "op1", "password": "no"}, format="json").status_code == 400
     types = anon_client.get("/api/v1/incident-types/")
     assert types.status_code == 401
-    anon_client.credentials(HTTP_AUTHORIZATION=f"Token {operator.auth_token.key}")
+    anon_client.credentials(HTTP_AUTHORIZATION=f"Token {issued}")
     codes = {t["code"]: t for t in anon_client.get("/api/v1/incident-types/").json()}
     for code in ("traffic_accident_injury", "cardiac_arrest", "gas_leak", "building_fire", "power_outage",
                  "noise_complaint", "other"):
@@ -197,16 +198,17 @@ def test_browser_pages_redirect_anonymous_visitors_to_login(client):
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
-def test_create_account_prints_token_last_and_is_repeatable(capsys):
-    from rest_framework.authtoken.models import Token
-
+def test_create_account_prints_a_new_token_last_and_rotates(capsys):
     call_command("create_account", "alice", "--role", "operator", "--password", "s3cret-pass")
     first = capsys.readouterr().out.strip().splitlines()[-1]
+    assert client_for(token=first).get("/api/v1/incident-types/").status_code == 200
     call_command("create_account", "alice", "--role", "supervisor")
     second = capsys.readouterr().out.strip().splitlines()[-1]
-    token = Token.objects.get(user__username="alice")
-    assert first == second == token.key
-    assert list(token.user.groups.values_list("name", flat=True)) == ["supervisor"]
+    assert second != first
+    assert client_for(token=first).get("/api/v1/incident-types/").status_code == 401
+    assert client_for(token=second).get("/api/v1/stats/").status_code == 200  # a supervisor's endpoint
+    alice = get_user_model().objects.get(username="alice")
+    assert list(alice.groups.values_list("name", flat=True)) == ["supervisor"]
 
 
 def test_seed_demo_is_idempotent(capsys):
@@ -246,7 +248,7 @@ def test_a_restarted_run_command_leaves_changed_passwords_and_units_alone(capsys
     operator.refresh_from_db()
     unit.refresh_from_db()
     assert operator.check_password("a-new-secret-pass")
-    assert "exists, left unchanged" in out and "operator112" not in out and operator.auth_token.key not in out
+    assert "exists, left unchanged" in out and "operator112" not in out and "API token" not in out
     assert unit.status == "out_of_service" and unit.location_recorded_at < timezone.now() - timedelta(hours=4)
     assert Event.objects.count() == events  # nothing rewritten behind the journal's back
 

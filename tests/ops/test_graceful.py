@@ -10,14 +10,14 @@ import websockets.sync.client
 
 from dispatch.models import Assignment
 from tests.conftest import free_port, point, purge_broker, start_asgi, start_worker
-from tests.factories import UnitFactory, make_user
+from tests.factories import UnitFactory, make_user, token_for
 from tests.realtime.test_faults import fire_call_blocked_in_its_second_slot
 
 pytestmark = [pytest.mark.worker, pytest.mark.realtime]
 
 
 def test_sigterm_to_a_web_process_closes_websockets_with_service_restart(transactional_db):
-    token = make_user("op-term", "operator").auth_token.key
+    token = token_for(make_user("op-term", "operator"))
     port = free_port()
     web = start_asgi(port)
     try:

@@ -12,7 +12,7 @@ from calls.models import Call
 from ops import prometheus
 from ops.models import Heartbeat
 from tests.conftest import wait_for
-from tests.factories import UnitFactory, new_call
+from tests.factories import UnitFactory, new_call, token_for
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -154,7 +154,7 @@ def test_who_may_read_metrics(request, remote, headers, persona, expected):
         if how == "session":
             client.force_login(user)
         else:
-            headers = {**headers, "HTTP_AUTHORIZATION": f"Token {user.auth_token.key}"}
+            headers = {**headers, "HTTP_AUTHORIZATION": f"Token {token_for(user)}"}
     response = client.get("/metrics", **headers)
     assert response.status_code == expected, response.content[:200]
     if expected == 403:
@@ -163,7 +163,7 @@ def test_who_may_read_metrics(request, remote, headers, persona, expected):
 
 @pytest.mark.realtime
 def test_websocket_clients_of_a_real_server_are_counted(asgi_server, operator, client):
-    url = f"ws://127.0.0.1:{asgi_server.port}/ws/events/?token={operator.auth_token.key}"
+    url = f"ws://127.0.0.1:{asgi_server.port}/ws/events/?token={token_for(operator)}"
 
     def clients():
         return samples(client.get("/metrics").content.decode())[("dispatch112_websocket_clients", frozenset())]

@@ -17,7 +17,7 @@ import requests
 
 from dispatch.models import Assignment
 from tests.conftest import ROOT, Proc, free_port, point, process_env, wait_for
-from tests.factories import UnitFactory, make_user
+from tests.factories import UnitFactory, make_user, token_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.realtime]
 
@@ -60,7 +60,7 @@ def _post_call(port, token, lat):
 
 
 def test_run_command_restarts_a_killed_worker_while_web_keeps_serving(transactional_db, tmp_path):
-    token = make_user("op-sup", "operator").auth_token.key
+    token = token_for(make_user("op-sup", "operator"))
     police = [UnitFactory(service="police", location=point(51.10 + i * 0.01, 71.43)) for i in range(2)]
     port = free_port()
     sup = Proc([os.path.join(VENV_BIN, "supervisord"), "-c", str(ROOT / "deploy/supervisord.local.conf")],

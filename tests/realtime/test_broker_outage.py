@@ -18,7 +18,7 @@ import redis
 
 from dispatch.models import Assignment
 from tests.conftest import free_port, point, start_asgi, start_beat, start_worker, wait_for
-from tests.factories import UnitFactory
+from tests.factories import UnitFactory, token_for
 from tests.realtime.test_faults import _dsn
 from units.models import Unit
 
@@ -54,7 +54,7 @@ def test_worker_survives_redis_killed_with_a_task_in_flight(transactional_db, op
     env = {"REDIS_URL": private_redis.url, "CELERY_BROKER_URL": private_redis.url}
     units = [UnitFactory(service="medical", capabilities=["als"], location=point(51.128 + i * 0.01, 71.43))
              for i in range(4)]
-    token = operator.auth_token.key
+    token = token_for(operator)
     port = free_port()
     web = start_asgi(port, **env)
     worker = start_worker("broker-outage", **env)

@@ -16,7 +16,7 @@ from calls.services import call_add_note, call_create
 from dispatch import events as journal
 from dispatch.models import Event
 from tests.conftest import free_port, point, start_asgi
-from tests.factories import UnitFactory
+from tests.factories import UnitFactory, token_for
 from units.services import unit_report_positions
 
 pytestmark = pytest.mark.realtime
@@ -96,7 +96,7 @@ def test_no_gap_no_duplicate_under_concurrent_writers_and_reconnects_across_two_
         last = start_id
         for i in range(8):  # reconnect repeatedly, alternating servers
             port = (asgi_server.port, second.port)[i % 2]
-            got = asyncio.run(_collect(port, operator.auth_token.key, last, rng.uniform(0.2, 0.6)))
+            got = asyncio.run(_collect(port, token_for(operator), last, rng.uniform(0.2, 0.6)))
             received += got
             last = received[-1] if received else last
     finally:
@@ -106,7 +106,7 @@ def test_no_gap_no_duplicate_under_concurrent_writers_and_reconnects_across_two_
     try:
         expected = list(Event.objects.filter(id__gt=start_id).order_by("id").values_list("id", flat=True))
         # Final catch-up on the first server: everything up to the end.
-        received += asyncio.run(_collect(asgi_server.port, operator.auth_token.key, received[-1], 1.5))
+        received += asyncio.run(_collect(asgi_server.port, token_for(operator), received[-1], 1.5))
     finally:
         second.stop()
     assert len(expected) > 100
@@ -115,7 +115,7 @@ def test_no_gap_no_duplicate_under_concurrent_writers_and_reconnects_across_two_
 
 def test_rows_whose_publish_was_lost_are_republished_by_the_sweep(asgi_server, operator, monkeypatch):
     async def scenario():
-        url = f"ws://127.0.0.1:{asgi_server.port}/ws/events/?token={operator.auth_token.key}"
+        url = f"ws://127.0.0.1:{asgi_server.port}/ws/events/?token={token_for(operator)}"
         async with websockets.connect(url) as ws:
             await asyncio.sleep(0.3)
 
@@ -162,7 +162,7 @@ def test_a_client_too_far_behind_is_told_to_refetch_state(transactional_db, oper
     latest = Event.objects.order_by("-id").values_list("id", flat=True).first()
 
     async def first_message():
-        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/events/?since=0&token={operator.auth_token.key}") as ws:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/events/?since=0&token={token_for(operator)}") as ws:
             async with asyncio.timeout(5):
                 return json.loads(await ws.recv())
 
@@ -178,7 +178,7 @@ def test_an_idle_operator_socket_stays_open_and_live(asgi_server, operator):
     """Quiet minutes happen; the socket must not drop after the Redis read timeout."""
 
     async def scenario():
-        async with websockets.connect(f"ws://127.0.0.1:{asgi_server.port}/ws/events/?token={operator.auth_token.key}") as ws:
+        async with websockets.connect(f"ws://127.0.0.1:{asgi_server.port}/ws/events/?token={token_for(operator)}") as ws:
             await asyncio.sleep(7)
             call = await asyncio.to_thread(_new_call)
             async with asyncio.timeout(5):

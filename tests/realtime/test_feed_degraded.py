@@ -10,7 +10,7 @@ import websockets.sync.client
 
 from dispatch.models import Event
 from tests.conftest import free_port, start_asgi
-from tests.factories import make_user
+from tests.factories import make_user, token_for
 
 pytestmark = pytest.mark.realtime
 
@@ -43,7 +43,7 @@ class Socket:
 
 
 def test_feed_follows_the_journal_while_the_channel_layer_is_down(transactional_db, private_redis):
-    token = make_user("op-degraded", "operator").auth_token.key
+    token = token_for(make_user("op-degraded", "operator"))
     port = free_port()
     web = start_asgi(port, REDIS_URL=private_redis.url, CELERY_BROKER_URL=private_redis.url)
     session = requests.Session()
@@ -93,7 +93,7 @@ def test_feed_follows_the_journal_while_the_channel_layer_is_down(transactional_
 
 
 def test_handshake_during_a_redis_outage_is_accepted(transactional_db, private_redis):
-    token = make_user("op-degraded-2", "operator").auth_token.key
+    token = token_for(make_user("op-degraded-2", "operator"))
     port = free_port()
     private_redis.kill()
     web = start_asgi(port, REDIS_URL=private_redis.url, CELERY_BROKER_URL=private_redis.url)

@@ -15,7 +15,7 @@ from config.db import libpq_params
 from dispatch.events import JOURNAL_LOCK_KEY
 from dispatch.models import Event
 from tests.conftest import client_for, crew, wait_for
-from tests.factories import UnitFactory
+from tests.factories import UnitFactory, token_for
 from tests.realtime.test_faults import _dsn
 
 pytestmark = pytest.mark.realtime
@@ -39,7 +39,7 @@ def test_fast_path_and_django_view_agree_on_every_case(asgi_server, operator):
     unit = UnitFactory(service="police", location_recorded_at=timezone.now() - timezone.timedelta(minutes=2))
     device = crew(unit)
     unit.refresh_from_db()
-    token = unit.user.auth_token.key
+    token = token_for(unit.user)
     now = timezone.now()
 
     def fix(seconds, lat=51.13):
@@ -56,7 +56,7 @@ def test_fast_path_and_django_view_agree_on_every_case(asgi_server, operator):
         ("not an object", b'"hello"', token),
         ("no token", json.dumps(fix(5)).encode(), None),
         ("bad token", json.dumps(fix(5)).encode(), "nope"),
-        ("operator token", json.dumps(fix(5)).encode(), operator.auth_token.key),
+        ("operator token", json.dumps(fix(5)).encode(), token_for(operator)),
     ]
     for name, body, tok in cases:
         fast_status, fast_body = post_raw(asgi_server.port, body, tok)
@@ -85,7 +85,7 @@ def test_a_position_waiting_on_the_journal_lock_does_not_stall_the_process(asgi_
     unit = UnitFactory(service="police")
     crew(unit)
     unit.refresh_from_db()
-    token = unit.user.auth_token.key
+    token = token_for(unit.user)
     holder = psycopg.connect(_dsn(), autocommit=True)
     answers = []
     try:
@@ -96,7 +96,7 @@ def test_a_position_waiting_on_the_journal_lock_does_not_stall_the_process(asgi_
         report.start()
         wait_for(lambda: _waiting_on_journal_lock(holder), message="the position's journal row to wait")
         # While it waits, an operator's console connects and is served by the same process.
-        url = f"ws://127.0.0.1:{asgi_server.port}/ws/events/?token={operator.auth_token.key}"
+        url = f"ws://127.0.0.1:{asgi_server.port}/ws/events/?token={token_for(operator)}"
         with websockets.sync.client.connect(url, open_timeout=5) as ws:
             ws.send('{"type": "ping"}')
             assert json.loads(ws.recv(timeout=5))["type"] == "pong"

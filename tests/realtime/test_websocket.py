@@ -9,7 +9,7 @@ import websockets
 from dispatch import engine
 from dispatch.models import Event
 from tests.conftest import crew, free_port, start_asgi
-from tests.factories import UnitFactory
+from tests.factories import UnitFactory, token_for
 
 pytestmark = pytest.mark.realtime
 
@@ -47,15 +47,15 @@ def refused(url, **kwargs):
 def test_anonymous_responder_gateway_and_bad_tokens_are_refused(asgi_server, gateway, unit_a):
     crew(unit_a)
     unit_a.refresh_from_db()
-    device_token = unit_a.user.auth_token.key
+    device_token = token_for(unit_a.user)
     assert refused(ws_url(asgi_server)) == 403
     assert refused(ws_url(asgi_server, "?token=nope")) == 403
     assert refused(ws_url(asgi_server, f"?token={device_token}")) == 403
-    assert refused(ws_url(asgi_server), additional_headers={"Authorization": f"Token {gateway.auth_token.key}"}) == 403
+    assert refused(ws_url(asgi_server), additional_headers={"Authorization": f"Token {token_for(gateway)}"}) == 403
 
 
 def test_operator_sees_call_created_live_and_replays_after_reconnect(asgi_server, operator, operator_client):
-    token = operator.auth_token.key
+    token = token_for(operator)
 
     async def scenario():
         headers = {"Authorization": f"Token {token}"}
@@ -82,7 +82,7 @@ def test_assignment_created_reaches_an_operator_on_another_server_process(asgi_s
     second_port = free_port()
     second = start_asgi(second_port)
     UnitFactory(service="medical", capabilities=["als"])
-    token = operator.auth_token.key
+    token = token_for(operator)
 
     async def scenario():
         async with websockets.connect(ws_url(asgi_server, f"?token={token}")) as ws:

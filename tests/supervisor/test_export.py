@@ -15,7 +15,7 @@ from calls.models import Call, IncidentType
 from dispatch import selectors
 from dispatch.supervisor_apis import csv_safe
 from tests.conftest import point
-from tests.factories import UnitFactory
+from tests.factories import UnitFactory, token_for
 
 from .builders import make_assignment, make_call
 
@@ -136,7 +136,7 @@ def test_export_streams_through_a_real_asgi_server(asgi_server, supervisor):
         for i in range(3000)
     ])
     url = f"http://127.0.0.1:{asgi_server.port}/api/v1/calls/export.csv?incident_type=noise_complaint"
-    with requests.get(url, headers={"Authorization": f"Token {supervisor.auth_token.key}"}, stream=True,
+    with requests.get(url, headers={"Authorization": f"Token {token_for(supervisor)}"}, stream=True,
                       timeout=30) as response:
         assert response.status_code == 200
         assert response.headers.get("Transfer-Encoding") == "chunked"

@@ -12,7 +12,7 @@ from rest_framework.renderers import JSONRenderer
 
 from dispatch import engine
 from tests.conftest import client_for, crew, point
-from tests.factories import UnitFactory, make_user, new_call
+from tests.factories import UnitFactory, make_user, new_call, token_for
 
 from .builders import make_assignment, make_call
 
@@ -88,9 +88,9 @@ def test_filters_combine_with_keyset_pagination(supervisor_client, operator):
 def personas(operator, supervisor, gateway, unit_a):
     return {
         "anon": client_for(),
-        "operator": client_for(token=operator.auth_token.key),
-        "supervisor": client_for(token=supervisor.auth_token.key),
-        "gateway": client_for(token=gateway.auth_token.key),
+        "operator": client_for(token=token_for(operator)),
+        "supervisor": client_for(token=token_for(supervisor)),
+        "gateway": client_for(token=token_for(gateway)),
         "crew": crew(unit_a),
     }
 

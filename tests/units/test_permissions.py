@@ -7,6 +7,7 @@ from calls.services import call_create
 from dispatch import services
 from tests.calls.test_aml_parser import v1
 from tests.conftest import client_for, crew, point
+from tests.factories import token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -50,9 +51,9 @@ def world(operator, supervisor, gateway, unit_a, unit_b):
     assignment = services.assign_unit(call_id=call.pk, unit_id=unit_a.pk)
     clients = {
         "anon": client_for(),
-        "operator": client_for(token=operator.auth_token.key),
-        "supervisor": client_for(token=supervisor.auth_token.key),
-        "gateway": client_for(token=gateway.auth_token.key),
+        "operator": client_for(token=token_for(operator)),
+        "supervisor": client_for(token=token_for(supervisor)),
+        "gateway": client_for(token=token_for(gateway)),
         "crew_own": crew(unit_a),
         "crew_other": crew(unit_b),
     }

@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from calls.management.commands.create_account import ensure_account
+from accounts.services import ensure_account
 from calls.models import GazetteerEntry
 from dispatch.services import unit_set_status
 from units.models import Unit

@@ -1,0 +1,25 @@
+"""DRF authentication by API token (`Authorization: Token …`), digests only at rest."""
+
+from django.utils.translation import gettext_lazy as _
+from knox.auth import TokenAuthentication as KnoxTokenAuthentication
+from rest_framework import exceptions
+
+from .tokens import find_token
+
+
+class TokenAuthentication(KnoxTokenAuthentication):
+    """knox's scheme, with one indexed lookup by digest per request.
+
+    knox itself scans the account's other tokens on every request to delete expired ones;
+    here expired tokens are simply refused and purged by a periodic task, and the unit
+    rides along with the user (every responder request is scoped by it)."""
+
+    def authenticate_credentials(self, token):
+        try:
+            text = token.decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+        found = find_token(text, related=("user", "user__unit"))
+        if found is None:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        return found.user, found
