@@ -282,7 +282,7 @@ AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
 # Who the client is: REMOTE_ADDR. gunicorn/uvicorn already set it from X-Forwarded-For
 # when the proxy's address is in FORWARDED_ALLOW_IPS (default: this machine). With
 # TRUSTED_PROXY_COUNT = N > 0 Django takes the address N hops from the right of
-# X-Forwarded-For instead; at 0 the header is never believed (it is the client's to forge).
+# X-Forwarded-For instead; at 0 Django never reads the header (the client's to forge) itself.
 TRUSTED_PROXY_COUNT = _setting("TRUSTED_PROXY_COUNT", int, 0, lambda v: 0 <= v <= 10)
 # Per client address on POST /api/v1/auth/token/, counted in the Redis cache.
 AUTH_TOKEN_RATE = _setting("AUTH_TOKEN_RATE", _rate, "30/min", hint="Example: 30/min.")
