@@ -17,16 +17,20 @@ class AmlIn(serializers.Serializer):
 
 
 class AmlView(APIView):
+    """The gateway learns what it sent back (the fix as read) and whether it reached an open
+    call, by id only: never the call itself. A gateway account names any phone number, so
+    anything more would let it read caller names, descriptions and assignments (issue 14)."""
+
     permission_classes = [IsGateway]
 
     @extend_schema(
         request=AmlIn,
-        responses={201: inline_serializer("AmlAccepted", {"fix": serializers.DictField(),
-                                                          "call": serializers.DictField(allow_null=True)})},
+        responses={201: inline_serializer("AmlAccepted", {
+            "fix": serializers.DictField(),
+            "call": inline_serializer("AmlMatchedCall", {"id": serializers.IntegerField()}, allow_null=True),
+        })},
     )
     def post(self, request):
-        from dispatch.serializers import CallSerializer, call_queryset
-
         data = AmlIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -44,5 +48,4 @@ class AmlView(APIView):
             "positioning": aml.parsed.get("positioning"),
             "warnings": aml.parsed.get("warnings", []),
         }
-        body = {"fix": fix, "call": CallSerializer(call_queryset().get(pk=call.pk)).data if call else None}
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response({"fix": fix, "call": {"id": call.pk} if call else None}, status=status.HTTP_201_CREATED)

@@ -3,8 +3,11 @@
 import pytest
 
 from calls.models import AmlMessage, Call
+from dispatch import engine
 from dispatch.models import Event
 from tests.calls.test_aml_parser import v1
+from tests.conftest import point
+from tests.factories import UnitFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,9 +30,10 @@ def test_fix_attaches_to_the_open_call_and_better_fix_replaces_worse(gateway_cli
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["fix"]["lat"] == pytest.approx(51.12845) and body["fix"]["accuracy_m"] == 15
-    assert body["call"]["id"] == call["id"]
-    assert body["call"]["location"] == {"lat": pytest.approx(51.12845), "lon": pytest.approx(71.43046),
-                                        "accuracy_m": 15.0, "source": "aml"}
+    assert body["call"] == {"id": call["id"]}
+    # The operator sees the call moved to the fix (the gateway is only told which call).
+    assert operator_client.get(f"/api/v1/calls/{call['id']}/").json()["location"] == {
+        "lat": pytest.approx(51.12845), "lon": pytest.approx(71.43046), "accuracy_m": 15.0, "source": "aml"}
     assert Event.objects.filter(call_id=call["id"], type="call.updated", summary__startswith="AML").count() == 1
     # A worse fix is stored and linked, but does not move the call.
     gateway_client.post(AML, {"msisdn": CALLER, "message": v1(rd="80", lt="+51.20000")}, format="json")
@@ -43,6 +47,32 @@ def test_fix_before_the_call_is_attached_to_the_next_call_from_that_number(gatew
                                 format="json").json()
     assert call["location"]["source"] == "aml" and call["location"]["accuracy_m"] == 15
     assert not Event.objects.filter(call_id=call["id"], type="alert.raised", data__kind="no_location").exists()
+
+
+def test_the_gateway_learns_which_call_and_nothing_about_it(gateway_client, operator_client):
+    """A gateway account names any number: the answer must not read out the call behind it."""
+    secrets = {"caller_name": "Aigerim Secretova", "description": "confidential: domestic violence, 3rd floor"}
+    unit = UnitFactory(service="medical", capabilities=["als"], callsign="MED-SECRET-9", location=point(51.2, 71.5))
+    created = operator_client.post("/api/v1/calls/", {
+        "incident_type": "cardiac_arrest", "caller_phone": CALLER, **secrets,
+        "location": {"lat": 51.2, "lon": 71.5, "accuracy_m": 500}}, format="json")
+    assert created.status_code == 201, created.content
+    call_id = created.json()["id"]
+    engine.dispatch_call(call_id)
+    call = operator_client.get(f"/api/v1/calls/{call_id}/").json()
+    assert unit.callsign in [a["unit"]["callsign"] for a in call["assignments"]]  # there is something to leak
+
+    response = gateway_client.post(AML, {"msisdn": CALLER, "message": v1()}, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    assert body == {"fix": body["fix"], "call": {"id": call_id}}
+    assert set(body["fix"]) == {"id", "msisdn", "lat", "lon", "accuracy_m", "fix_time", "positioning", "warnings"}
+    text = response.content.decode()
+    for leak in [*secrets.values(), call["reference"], unit.callsign, "assignments", "caller_name", "description",
+                 "address"]:
+        assert leak not in text
+    # The fix still reached the call.
+    assert operator_client.get(f"/api/v1/calls/{call_id}/").json()["location"]["source"] == "aml"
 
 
 @pytest.mark.parametrize(
@@ -70,7 +100,8 @@ def test_a_message_whose_length_field_is_wrong_is_used_and_flagged(gateway_clien
     assert response.status_code == 201
     body = response.json()
     assert body["fix"]["warnings"] == [f"ml: declared length 10 but message has {len(message)} characters"]
-    assert body["call"]["id"] == call["id"] and body["call"]["location"]["source"] == "aml"
+    assert body["call"] == {"id": call["id"]}
+    assert operator_client.get(f"/api/v1/calls/{call['id']}/").json()["location"]["source"] == "aml"
     stored = AmlMessage.objects.get()
     assert stored.accepted is True and stored.parsed["warnings"] == body["fix"]["warnings"]
 
