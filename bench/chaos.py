@@ -34,7 +34,7 @@ fault, recovery and steady state until --window-s:
   beat      SIGKILL of beat
   web       SIGKILL of one of the two gunicorn workers: the one serving the operator socket
   redis     SIGKILL of redis-server, started again on the same port after --redis-down-s
-  postgres  pg_terminate_backend() of every backend of the bench database
+  postgres  pg_terminate_backend() of every backend of the bench database (the app role's: all but autovacuum)
 
 Afterwards calls stop, the crews keep working until every stored call is dispatched (at most
 --drain-s), and the database is read back. Per window (calls by their first send, events by
@@ -106,7 +106,13 @@ FAULTS = ("worker", "beat", "web", "redis", "postgres")
 # --- the database ------------------------------------------------------------------------------
 
 
+# The app role is not a superuser (issue 14): it creates its database from the template that
+# scripts/bootstrap.sh made with the extensions in it, and may end only its own backends.
+DB_TEMPLATE = os.environ.get("DATABASE_TEST_TEMPLATE") or "dispatch_template"
+
+
 def pg_admin():
+    """The app role on the maintenance database (to drop and create the bench database)."""
     return psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **PG)
 
 
@@ -116,9 +122,13 @@ def pg_bench():
 
 def fresh_database():
     with pg_admin() as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [DB_NAME])
+        # DROP DATABASE itself cancels autovacuum there; other backends are the role's own.
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND usename = current_user",
+            [DB_NAME],
+        )
         conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}" OWNER dispatch')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}" OWNER dispatch TEMPLATE "{DB_TEMPLATE}"')
     manage("migrate", "--noinput", "-v", "0")
 
 
@@ -126,7 +136,8 @@ def terminate_backends():
     """Every backend of the bench database (web pools, worker, beat's leader lock); returns how many."""
     with pg_admin() as conn:
         rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND usename = current_user AND pid <> pg_backend_pid()",
             [DB_NAME],
         ).fetchall()
     return sum(1 for (ok,) in rows if ok)

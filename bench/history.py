@@ -2,7 +2,7 @@
 
 Usage (from the project root; PostgreSQL must be up):
 
-    psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE dispatch_bench_history OWNER dispatch"
+    PGPASSWORD=dispatch createdb -h 127.0.0.1 -U dispatch -T dispatch_template dispatch_bench_history
     DATABASE_URL=postgis://dispatch:dispatch@127.0.0.1:5432/dispatch_bench_history DEBUG=true \\
         .venv/bin/python manage.py migrate
     .venv/bin/python bench/history.py            # fills once (~minutes), then times

@@ -12,7 +12,8 @@ say() { echo "[bootstrap] $*"; }
 PG_VERSION=${PG_VERSION:-15}
 DB_NAME=${DB_NAME:-dispatch}
 DB_USER=${DB_USER:-dispatch}
-DB_PASSWORD=${DB_PASSWORD:-dispatch}
+DB_PASSWORD=${DB_PASSWORD:-dispatch}  # the local default: never in production (deploy/README.md)
+DB_TEMPLATE=${DB_TEMPLATE:-dispatch_template}
 
 # --- system packages -------------------------------------------------------------------------
 missing=()
@@ -67,15 +68,65 @@ psql_admin() {
     psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qtA "$@"
   fi
 }
-if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname='$DB_USER'")" != "1" ]; then
-  say "creating database role $DB_USER"
-  # Superuser: the test run creates its own database with the PostGIS extension.
-  psql_admin -c "CREATE ROLE $DB_USER LOGIN SUPERUSER PASSWORD '$DB_PASSWORD'"
+# The application's role owns its database but is not a superuser (issue 14). CREATEDB is
+# for the test run, which creates (and drops) its own database from the template below.
+# The bootstrap owns this role's definition: an existing role with other rights (one made
+# SUPERUSER by an earlier version of this script) is brought back to exactly these.
+# psql variables (:"name", :'literal') quote the role and password; `-c` would not expand them.
+role=$(psql_admin -v role="$DB_USER" <<'SQL'
+SELECT concat_ws(' ', rolsuper, rolcreatedb, rolcanlogin, rolcreaterole) FROM pg_roles WHERE rolname = :'role';
+SQL
+)
+if [ -z "$role" ]; then
+  say "creating database role $DB_USER (LOGIN NOSUPERUSER CREATEDB)"
+  psql_admin -v role="$DB_USER" -v password="$DB_PASSWORD" <<'SQL'
+CREATE ROLE :"role" LOGIN NOSUPERUSER CREATEDB NOCREATEROLE PASSWORD :'password';
+SQL
+elif [ "$role" != "f t t f" ]; then
+  say "setting database role $DB_USER to LOGIN NOSUPERUSER CREATEDB (it was not)"
+  psql_admin -v role="$DB_USER" <<'SQL'
+ALTER ROLE :"role" LOGIN NOSUPERUSER CREATEDB NOCREATEROLE;
+SQL
 fi
-if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname='$DB_NAME'")" != "1" ]; then
+
+# Extensions are created by the admin: postgis is not a trusted extension, so the app role
+# could not. The template holds them for every database the app role creates itself (the
+# test database through DATABASE_TEST_TEMPLATE, bench databases through `createdb -T`);
+# migrations' CreateExtension and GeoDjango's prepare_database then find them and do nothing.
+# The comment records which extensions the template was made with: a change rebuilds it.
+# It refuses connections, so nobody can hold it open while a test run clones it.
+EXTENSIONS="postgis btree_gist pg_trgm unaccent"
+create_extensions_sql() {
+  echo "SET client_min_messages = warning;"
+  for ext in $EXTENSIONS; do echo "CREATE EXTENSION IF NOT EXISTS $ext;"; done
+}
+template_mark="dispatch template: $EXTENSIONS"
+template=$(psql_admin -v name="$DB_TEMPLATE" <<'SQL'
+SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :'name' AND datistemplate;
+SQL
+)
+if [ "$template" != "$template_mark" ]; then
+  say "creating template database $DB_TEMPLATE ($EXTENSIONS)"
+  psql_admin -v name="$DB_TEMPLATE" <<'SQL'
+SET client_min_messages = warning;
+SELECT format('ALTER DATABASE %I WITH IS_TEMPLATE false', :'name') FROM pg_database WHERE datname = :'name' \gexec
+DROP DATABASE IF EXISTS :"name";
+CREATE DATABASE :"name";
+SQL
+  create_extensions_sql | psql_admin -d "$DB_TEMPLATE"
+  psql_admin -v name="$DB_TEMPLATE" -v mark="$template_mark" <<'SQL'
+COMMENT ON DATABASE :"name" IS :'mark';
+ALTER DATABASE :"name" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false;
+SQL
+fi
+if [ "$(psql_admin -v name="$DB_NAME" <<<"SELECT 1 FROM pg_database WHERE datname = :'name';")" != "1" ]; then
   say "creating database $DB_NAME"
-  psql_admin -c "CREATE DATABASE $DB_NAME OWNER $DB_USER"
+  psql_admin -v name="$DB_NAME" -v role="$DB_USER" -v template="$DB_TEMPLATE" <<'SQL'
+CREATE DATABASE :"name" OWNER :"role" TEMPLATE :"template";
+SQL
 fi
+# A database made before the template (or by hand) gets them here; a no-op otherwise.
+create_extensions_sql | psql_admin -d "$DB_NAME"
 
 # --- Redis ----------------------------------------------------------------------------------------
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
