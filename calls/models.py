@@ -116,6 +116,9 @@ class Call(models.Model):
     dispatch_requested_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
+    # When the retention (dispatch/retention.py) erased the caller's personal data; the
+    # call's facts (type, priority, times, units, a generalised location) remain.
+    personal_data_erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -128,6 +131,10 @@ class Call(models.Model):
             ),
             # /metrics counts the calls dispatched since its last scrape (ops/prometheus.py).
             models.Index(fields=["dispatched_at"], name="call_dispatched_idx", condition=Q(dispatched_at__isnull=False)),
+            # The retention's candidates: calls not erased yet, by the time they ended. Erased
+            # calls leave the index, so each daily pass reads only the few that came due.
+            models.Index(fields=["closed_at", "id"], name="call_erasure_due_idx",
+                         condition=Q(personal_data_erased_at__isnull=True)),
             GistIndex(fields=["location"], name="call_location_gist"),
             GinIndex(
                 name="call_text_trgm",
@@ -174,7 +181,11 @@ class AmlMessage(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
-        indexes = [models.Index(fields=["msisdn", "-received_at"], name="aml_msisdn_idx")]
+        indexes = [
+            models.Index(fields=["msisdn", "-received_at"], name="aml_msisdn_idx"),
+            # The retention's messages that never found a call: erased ones leave the index.
+            models.Index(fields=["received_at"], name="aml_not_erased_idx", condition=~Q(raw="") | ~Q(msisdn="")),
+        ]
 
 
 # The gazetteer lives in its own module; imported here so Django registers it.

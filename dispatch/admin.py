@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Assignment, Event
+from .models import Assignment, Event, ReadAudit
 
 
 @admin.register(Assignment)
@@ -16,6 +16,26 @@ class AssignmentAdmin(admin.ModelAdmin):
 class EventAdmin(admin.ModelAdmin):
     list_display = ("id", "type", "at", "call", "unit", "actor", "summary")
     list_filter = ("type",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReadAudit)
+class ReadAuditAdmin(admin.ModelAdmin):
+    """Read-only: the audit is written by the API alone and never edited."""
+
+    list_display = ("at", "actor_username", "action", "call", "remote_addr", "row_count")
+    list_filter = ("action",)
+    search_fields = ("actor_username",)
+    date_hierarchy = "at"
+    list_select_related = ("call",)
+
+    def has_add_permission(self, request):
+        return False
 
     def has_change_permission(self, request, obj=None):
         return False

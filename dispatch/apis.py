@@ -19,7 +19,7 @@ from calls.models import Call, Channel, Disposition, IncidentType, LocationSourc
 from units import services as unit_services
 from units.models import Unit
 
-from . import selectors, services
+from . import audit, selectors, services
 from .access import IsOperator, IsResponder, IsSupervisor, responder_unit
 from .events import event_message
 from .filters import CallFilter, UnitFilter
@@ -144,7 +144,20 @@ class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         calls = self.filter_queryset(Call.objects.all())
         with selectors.short_reads():
             page = self.paginate_queryset(selectors.call_list_rows(calls))
-            return self.get_paginated_response(selectors.call_list_representation(page))
+            response = self.get_paginated_response(selectors.call_list_representation(page))
+        # A search by text is a read of whoever it names; the console's list of open calls
+        # (no `q`) is routine work and is not audited.
+        query = request.query_params.get("q", "").strip()
+        if query:
+            audit.read_audit_record(request=request, action=audit.Action.CALLS_SEARCHED, query=query,
+                                    filters=audit.search_filters(request.query_params, CallFilter.base_filters),
+                                    row_count=len(page))
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        audit.read_audit_record(request=request, action=audit.Action.CALL_VIEWED, call_id=response.data["id"])
+        return response
 
     @extend_schema(request=CallCreateIn, responses={201: CallSerializer})
     def create(self, request):
@@ -238,7 +251,9 @@ class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def timeline(self, request, pk=None):
         call = get_object_or_404(Call, pk=pk)
         events = Event.objects.filter(call=call).select_related("actor").order_by("id")
-        return Response(EventSerializer(events, many=True).data)
+        data = EventSerializer(events, many=True).data
+        audit.read_audit_record(request=request, action=audit.Action.CALL_TIMELINE, call_id=call.pk)
+        return Response(data)
 
 
 # --- assignments (operators cancel; crews act on their own) ---------------------------------------

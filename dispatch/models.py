@@ -123,3 +123,53 @@ class CallServiceMetrics(_Intervals):
     class Meta:
         indexes = [models.Index(fields=["received_at"], name="servicemetrics_received_idx")]
         constraints = [models.UniqueConstraint(fields=["call", "service"], name="one_metrics_row_per_call_service")]
+
+
+class ReadAudit(models.Model):
+    """One row per read of callers' personal data: who read what, when, from where.
+
+    Kept next to the journal but apart from it: a read changes nothing, so it is not an
+    event, takes no journal lock and is never published on the live feed. Written by
+    dispatch/audit.py from the views; read by supervisors at GET /api/v1/audit/.
+    """
+
+    class Action(models.TextChoices):
+        CALL_VIEWED = "call.viewed"
+        CALL_TIMELINE = "call.timeline"
+        CALL_EIDO = "call.eido"
+        CALLS_SEARCHED = "calls.searched"
+        CALLS_EXPORTED = "calls.exported"
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # A copy: the row must still say who read after the account is renamed or deleted.
+    actor_username = models.CharField(max_length=150)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    # No database constraint, like the journal's: the insert must not take a key-share
+    # lock on a call row that a service may hold (calls are never deleted).
+    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                             db_index=False, related_name="+")  # readaudit_call_idx serves it
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    # The searched text (`q`): personal data itself (a phone number, a name), so it is
+    # blanked by the retention (dispatch/retention.py) like the calls it found.
+    query = models.CharField(max_length=200, blank=True, default="")
+    # The other filters of a search or an export, as given; `near` is blanked with `query`.
+    filters = models.JSONField(default=dict, blank=True)
+    # Rows returned: the page's for a search, the whole file's for an export (NULL while an
+    # export streams, and for good when the download was abandoned).
+    row_count = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["-at", "-id"], name="readaudit_at_idx"),
+            models.Index(fields=["call", "-at"], name="readaudit_call_idx", condition=Q(call__isnull=False)),
+            models.Index(fields=["actor_username", "-at"], name="readaudit_actor_idx"),
+            # The retention's daily pass finds the search texts still to blank, not every old row.
+            models.Index(fields=["at"], name="readaudit_search_text_idx",
+                         condition=~Q(query="") | Q(filters__has_key="near")),
+        ]
+
+    def __str__(self):
+        return f"{self.actor_username} {self.action} {self.call_id or ''}".strip()

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from calls.models import Call
 from units.models import Unit
 
-from . import selectors, services
+from . import audit, selectors, services
 from .access import IsSupervisor
 from .filters import CallFilter
 from .serializers import UnitLocationOutSerializer, UnitRefSerializer, UnitSerializer
@@ -99,7 +99,13 @@ class CallExportView(GenericAPIView):
         # Filtering errors (a bad date, an unknown status) raise here, before any byte is
         # sent, so they are still a 400 and not a broken download.
         queryset = self.filter_queryset(self.get_queryset())
-        chunks = csv_chunks(selectors.call_export_rows(queryset))
+        # Audited when the download starts (an abandoned one too); its row count is stored
+        # when the last row has been written.
+        row = audit.read_audit_record(
+            request=request, action=audit.Action.CALLS_EXPORTED, query=request.query_params.get("q", "").strip(),
+            filters=audit.search_filters(request.query_params, CallFilter.base_filters),
+        )
+        chunks = csv_chunks(audit.read_audit_count_rows(row, selectors.call_export_rows(queryset)))
         if isinstance(request._request, ASGIRequest):
             content = _async_chunks(chunks)
         else:
@@ -156,7 +162,9 @@ class CallEidoView(APIView):
     @extend_schema(responses=OpenApiResponse(OpenApiTypes.OBJECT, description="NENA-STA-021 EIDO"))
     def get(self, request, pk):
         get_object_or_404(Call, pk=pk)
-        response = Response(selectors.call_eido(call_id=pk))
+        document = selectors.call_eido(call_id=pk)
+        audit.read_audit_record(request=request, action=audit.Action.CALL_EIDO, call_id=pk)
+        response = Response(document)
         response["Content-Disposition"] = f'inline; filename="eido-{pk}.json"'
         return response
 

@@ -8,7 +8,7 @@ from celery import shared_task
 
 from ops import heartbeats
 
-from . import engine, events, metrics, services
+from . import engine, events, metrics, retention, services
 
 
 @shared_task(name="dispatch.tasks.dispatch_call", acks_late=True)
@@ -34,3 +34,12 @@ def sweep():
 def measure_ended_calls():
     """Measure ended calls that have no metrics row (dispatch/metrics.py)."""
     return metrics.backfill_call_metrics()
+
+
+@shared_task(name="dispatch.tasks.erase_personal_data")
+def erase_personal_data():
+    """The daily retention pass (dispatch/retention.py); returns its counts.
+
+    Not acks_late: a pass lost with its worker is only a day late, and redelivering a
+    long pass while it still runs would only make two of them share the work."""
+    return retention.personal_data_erase(max_seconds=retention.TASK_MAX_SECONDS).as_dict()
