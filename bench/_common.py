@@ -48,7 +48,7 @@ from django.db import connection  # noqa: E402
 # Tables a benchmark fills; the catalogue, gazetteer and groups stay.
 DATA_TABLES = [
     "dispatch_event", "dispatch_assignment", "calls_call_possible_duplicates", "calls_amlmessage",
-    "calls_call", "units_unitposition", "units_unit", "authtoken_token",
+    "calls_call", "units_unitposition", "units_unit", "knox_authtoken",
 ]
 
 

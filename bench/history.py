@@ -306,9 +306,10 @@ def time_http(cases, user, runs, concurrency):
     import threading
 
     import requests
-    from rest_framework.authtoken.models import Token
 
-    token = Token.objects.get_or_create(user=user)[0].key
+    from accounts.tokens import issue_token
+
+    token = issue_token(user)
     port = _free_port()
     env = {**os.environ, "DB_POOL_MAX_SIZE": "4"}
     server = subprocess.Popen(
