@@ -1,5 +1,6 @@
 """Signing in for API clients."""
 
+from axes.models import AccessAttempt
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import parsers, renderers, serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -7,7 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .throttling import SignInLockoutThrottle, SignInRateThrottle
+from .throttling import SignInLockoutThrottle, SignInRateThrottle, client_ip
 from .tokens import issue_token
 
 
@@ -33,5 +34,8 @@ class TokenView(APIView):
         credentials = AuthTokenSerializer(data=request.data, context={"request": request})
         credentials.is_valid(raise_exception=True)
         user = credentials.validated_data["user"]
+        # A right password clears this address's failures, as a browser sign-in does
+        # (axes resets on user_logged_in, which token sign-ins do not send).
+        AccessAttempt.objects.filter(username=user.get_username(), ip_address=client_ip(request)).delete()
         text, token = issue_token(user, with_row=True)
         return Response({"token": text, "expiry": token.expiry})

@@ -129,6 +129,15 @@ def test_a_right_password_resets_the_failures_of_the_browser_sign_in(operator):
         client.logout()
 
 
+def test_a_right_password_resets_the_failures_of_the_token_api(operator):
+    client = api(new_ip())
+    for _ in range(2):
+        for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+            assert token_attempt(client, "op1", "wrong").status_code == 400
+        assert token_attempt(client, "op1").status_code == 200
+    assert token_attempt(client, "op1", "wrong").status_code == 400  # not locked
+
+
 def test_a_supervisor_lists_and_lifts_a_lock_out(operator, supervisor, caplog):
     ip = new_ip()
     lock_via_api(api(ip), "op1")
