@@ -5,8 +5,10 @@ metrics repair). Two things made it fragile:
 
 - Celery's default scheduler keeps its state in a shelve file (`celerybeat-schedule`);
   on a host that runs the Procfile without the bootstrap the directory was missing and
-  beat died at start. Every entry here is an interval, so the state is worth nothing
-  across restarts: the schedule lives in memory (Celery's base `Scheduler`).
+  beat died at start. The entries are short intervals or times of day (the nightly
+  retention is a crontab for this reason: a 24-hour interval would restart with every
+  deploy), so the state is worth nothing across restarts: the schedule lives in memory
+  (Celery's base `Scheduler`).
 - Two beats (one per machine for availability, or one started by mistake) would both
   send every task. Each beat holds a dedicated PostgreSQL connection and is active only
   while it holds a session-level advisory lock on it. When the active beat dies its

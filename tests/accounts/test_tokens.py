@@ -251,3 +251,21 @@ def test_a_new_device_token_ends_the_old_one_on_the_fast_path(asgi_server, super
     assert post_fix("a" * 64) == 401
     AuthToken.objects.filter(user__unit=unit_a).update(expiry=timezone.now() - timedelta(seconds=1))
     assert post_fix(new) == 401  # expired (a device token only expires if someone sets it)
+
+
+def test_the_hourly_purge_drops_expired_tokens_and_sign_in_logs_past_the_retention(settings, operator):
+    from axes.models import AccessLog
+
+    from accounts.tasks import purge_expired_tokens
+
+    settings.PERSONAL_DATA_RETENTION_DAYS = 30
+    live = issue_token(operator)
+    AuthToken.objects.exclude(token_key=live[:15]).update(expiry=timezone.now() - timedelta(minutes=1))
+    old = AccessLog.objects.create(username="op1", ip_address="10.0.0.1", user_agent="x", http_accept="x",
+                                   path_info="/accounts/login/")
+    AccessLog.objects.filter(pk=old.pk).update(attempt_time=timezone.now() - timedelta(days=31))
+    recent = AccessLog.objects.create(username="op1", ip_address="10.0.0.1", user_agent="x", http_accept="x",
+                                      path_info="/accounts/login/")
+    assert purge_expired_tokens.apply().get() == 1
+    assert list(AuthToken.objects.filter(user=operator).values_list("token_key", flat=True)) == [live[:15]]
+    assert list(AccessLog.objects.values_list("pk", flat=True)) == [recent.pk]

@@ -243,6 +243,9 @@ def test_retention_erases_exactly_the_personal_data_of_calls_ended_before_the_pe
     assert (aml.msisdn, aml.raw, "fields" in aml.parsed) == ("", "", False)
     assert aml.parsed["positioning"] == "gnss" and aml.accuracy_m == 8.0
     assert (round(aml.location.y, 6), round(aml.location.x, 6)) == (51.128, 71.43)
+    # a note after the erasure would outlive the retention: refused
+    late = operator_client.post(f"/api/v1/calls/{call.pk}/notes/", {"text": "late note"}, format="json")
+    assert late.status_code == 409 and "erased" in late.json()["detail"]
 
 
 def test_open_calls_and_recently_ended_calls_are_left_alone(operator_client, unit):
