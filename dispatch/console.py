@@ -7,13 +7,32 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
 from django.urls import path
 
+from accounts.access import is_operator, is_supervisor
 from calls.models import Call
-
-from .access import is_operator, is_supervisor
+from calls.statuses import CallStatus
+from dispatch.statuses import AssignmentStatus
+from units.statuses import UnitStatus
 
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 MAP_CENTRE = (51.1280, 71.4300)  # Astana
+
+
+def status_config():
+    """The server's status lists as the pages' scripts read them: every status of calls,
+    units and assignments, and the groups the engine works with. The scripts hold no
+    list of their own, so a new status is one Python table and a migration."""
+    return {
+        "call": {"all": list(CallStatus.ALL), "open": list(CallStatus.OPEN)},
+        "unit": {
+            "all": list(UnitStatus.ALL),
+            # `free` is what the engine dispatches (it picks only available units);
+            # `busy` is working an assignment. The other statuses stand on their own.
+            "free": [UnitStatus.AVAILABLE],
+            "busy": list(UnitStatus.BUSY),
+        },
+        "assignment": {"all": list(AssignmentStatus.ALL), "active": list(AssignmentStatus.ACTIVE)},
+    }
 
 
 @login_required
@@ -31,6 +50,7 @@ def console(request):
         },
         "centre": list(getattr(settings, "MAP_CENTRE", MAP_CENTRE)),
         "staleAfterS": settings.DISPATCH_STALE_LOCATION_S,
+        "statuses": status_config(),
     }
     return render(request, "console.html", {"console_config": config})
 
@@ -53,6 +73,7 @@ def _supervisor_page(request, template, **page):
         },
         "centre": list(getattr(settings, "MAP_CENTRE", MAP_CENTRE)),
         "timeZone": settings.TIME_ZONE,
+        "statuses": status_config(),
         **page,
     }
     return render(request, template, {"page_config": config, **page})

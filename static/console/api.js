@@ -1,5 +1,6 @@
 // Talks to the server: the REST API (session cookie + CSRF header) and the live feed.
-// Nothing here knows about the page; ui.js wires the answers into state.js and the DOM.
+// Nothing here knows about the page; main.js and the views wire the answers into state.js
+// and the DOM.
 
 const API = "/api/v1";
 
@@ -26,8 +27,12 @@ export class ApiError extends Error {
 }
 
 export class Api {
-  constructor({ csrfToken, onUnauthorized }) {
+  // `statuses`: the server's status lists from the page config (which calls are open,
+  // which units free to take one).
+  constructor({ csrfToken, onUnauthorized, statuses }) {
     this.csrfToken = csrfToken;
+    this.openCallStatuses = statuses.call.open.join(",");
+    this.freeUnitStatuses = statuses.unit.free.join(",");
     this.onUnauthorized = onUnauthorized || (() => {});
   }
 
@@ -68,7 +73,7 @@ export class Api {
   }
 
   // --- the state an operator needs, read in full (start-up and resync) ---
-  openCalls() { return this.all("/calls/?status=pending,dispatched,on_scene&page_size=200"); }
+  openCalls() { return this.all(`/calls/?status=${this.openCallStatuses}&page_size=200`); }
   units() { return this.all("/units/"); }
   incidentTypes() { return this.get("/incident-types/"); }
 
@@ -76,7 +81,7 @@ export class Api {
   findCalls(q) { return this.get(`/calls/?q=${encodeURIComponent(q)}&page_size=10`); }
   timeline(id) { return this.get(`/calls/${id}/timeline/`); }
   nearUnits(lat, lon, metres) {
-    return this.get(`/units/?status=available&near=${lat.toFixed(6)},${lon.toFixed(6)},${metres}`);
+    return this.get(`/units/?status=${this.freeUnitStatuses}&near=${lat.toFixed(6)},${lon.toFixed(6)},${metres}`);
   }
   geocode(q, limit = 8) { return this.get(`/geocode/?q=${encodeURIComponent(q)}&limit=${limit}`); }
   reverseGeocode(lat, lon) { return this.get(`/geocode/reverse/?lat=${lat.toFixed(6)}&lon=${lon.toFixed(6)}`); }

@@ -7,14 +7,17 @@
 // applying one that the snapshot already contains changes nothing for long.
 // Events are applied once: an id at or below the last one applied is dropped, which is
 // what makes a reconnect with ?since=lastId catch up without double entries.
+//
+// Which calls are open and which assignments active is the server's word: `statuses` is
+// the page config's (dispatch/console.py, status_config), never a list of our own.
 
-export const OPEN_CALL = new Set(["pending", "dispatched", "on_scene"]);
-export const ACTIVE_ASSIGNMENT = new Set(["assigned", "acknowledged", "on_scene"]);
 export const ALERT_KINDS = ["no_unit_available", "ack_timeout", "possible_duplicate", "no_location"];
 const MAX_ALERTS = 200;
 
 export class ConsoleState {
-  constructor() {
+  constructor({ statuses }) {
+    this.openCall = new Set(statuses.call.open);
+    this.activeAssignment = new Set(statuses.assignment.active);
     this.calls = new Map();   // id → call (open calls, and any other the operator opened)
     this.units = new Map();   // id → unit
     this.alerts = [];         // alert.raised events, newest last: {eventId, kind, call, at, data, dismissed}
@@ -106,7 +109,7 @@ export class ConsoleState {
   _putCall(call) {
     const known = this.calls.get(call.id);
     // Closed calls leave the queue; one the operator is looking at stays readable.
-    if (!OPEN_CALL.has(call.status) && !(known && known._pinned)) {
+    if (!this.isOpen(call) && !(known && known._pinned)) {
       this.calls.delete(call.id);
       return;
     }
@@ -152,7 +155,7 @@ export class ConsoleState {
     const call = this.calls.get(id);
     if (!call) return;
     delete call._pinned;
-    if (!OPEN_CALL.has(call.status)) {
+    if (!this.isOpen(call)) {
       this.calls.delete(id);
       this.emit({ calls: new Set([id]), units: new Set(), alerts: false });
     }
@@ -163,14 +166,14 @@ export class ConsoleState {
   // Open calls, most urgent first, then oldest first.
   queue() {
     return [...this.calls.values()]
-      .filter((c) => OPEN_CALL.has(c.status))
+      .filter((c) => this.isOpen(c))
       .sort((a, b) => a.priority - b.priority || Date.parse(a.received_at) - Date.parse(b.received_at) || a.id - b.id);
   }
 
   // Is the condition an alert reported still true? Alerts of calls no longer open lapse.
   alertHolds(alert) {
     const call = this.calls.get(alert.call);
-    if (!call || !OPEN_CALL.has(call.status)) return false;
+    if (!call || !this.isOpen(call)) return false;
     switch (alert.kind) {
       case "no_unit_available": return (call.unmet_needs || []).length > 0 && !call.hold_reason && !!call.location;
       case "no_location": return !call.location;
@@ -208,7 +211,15 @@ export class ConsoleState {
     return flags;
   }
 
+  isOpen(call) {
+    return this.openCall.has(call.status);
+  }
+
+  isActive(assignment) {
+    return this.activeAssignment.has(assignment.status);
+  }
+
   activeAssignments(call) {
-    return (call.assignments || []).filter((a) => ACTIVE_ASSIGNMENT.has(a.status));
+    return (call.assignments || []).filter((a) => this.isActive(a));
   }
 }

@@ -1,6 +1,7 @@
 """The console page and its translation catalogue, without a browser."""
 
 import json
+import re
 
 import pytest
 from django.test import override_settings
@@ -31,11 +32,53 @@ def test_console_hands_the_map_tiles_and_stale_limit_to_the_page(operator_browse
     assert config["staleAfterS"] == 300 and config["csrfToken"]
     html = response.content.decode()
     assert "/static/vendor/leaflet/leaflet.js" in html and "/jsi18n/" in html
+    # The catalogue before the entry module, which needs window.gettext when it loads.
+    assert html.index("/jsi18n/") < html.index('<script type="module" src="/static/console/main.js">')
+
+
+def test_console_config_carries_the_servers_status_lists(operator_browser):
+    # The page's scripts hold no status list of their own: these are the only ones they read.
+    from calls.models import Call
+    from calls.statuses import CallStatus
+    from dispatch.models import Assignment
+    from dispatch.statuses import AssignmentStatus
+    from units.models import Unit
+    from units.statuses import UnitStatus
+
+    def codes(model):
+        return [code for code, _label in model._meta.get_field("status").choices]
+
+    statuses = console_config(operator_browser.get("/"))["statuses"]
+    assert statuses == {
+        "call": {"all": codes(Call), "open": list(CallStatus.OPEN)},
+        "unit": {"all": codes(Unit), "free": [UnitStatus.AVAILABLE], "busy": list(UnitStatus.BUSY)},
+        "assignment": {"all": codes(Assignment), "active": list(AssignmentStatus.ACTIVE)},
+    }
+    # Each group is made of statuses that exist, and free and busy do not overlap.
+    for kind, groups in statuses.items():
+        for name, members in groups.items():
+            assert set(members) <= set(groups["all"]), (kind, name)
+    assert not set(statuses["unit"]["free"]) & set(statuses["unit"]["busy"])
 
 
 @override_settings(MAP_TILE_URL="")
 def test_tiles_can_be_turned_off(operator_browser):
     assert console_config(operator_browser.get("/"))["tiles"]["url"] == ""
+
+
+def test_every_console_module_the_entry_imports_is_a_static_file():
+    # No bundler: the browser fetches main.js, then each module it imports, from /static/.
+    from django.contrib.staticfiles import finders
+
+    seen, todo = set(), ["main.js"]
+    while todo:
+        name = todo.pop()
+        seen.add(name)
+        path = finders.find(f"console/{name}")
+        assert path, f"console/{name} is imported but not a static file"
+        with open(path, encoding="utf-8") as source:
+            todo += [m for m in re.findall(r'^import .* from "\./([\w.-]+)";$', source.read(), re.M) if m not in seen]
+    assert {"api.js", "state.js", "words.js", "ctx.js"} <= seen
 
 
 def test_gateway_accounts_are_refused_the_console(client, db):

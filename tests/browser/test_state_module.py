@@ -3,8 +3,11 @@
 No server: the module is served to the page straight from static/ by a request handler.
 """
 
+import json
+
 import pytest
 
+from dispatch.console import status_config
 from tests.browser.conftest import ROOT, VIEWPORT
 
 pytestmark = pytest.mark.browser
@@ -30,8 +33,12 @@ def js(browser):
     page.goto(ORIGIN + "/")
 
     def run(body):
+        # The page hands ConsoleState the server's status lists (console_config); so does this.
         return page.evaluate(
-            f"async () => {{ const {{ ConsoleState }} = await import('/static/console/state.js'); {body} }}"
+            "async () => { const { ConsoleState: WithStatuses } = await import('/static/console/state.js');"
+            f" const statuses = {json.dumps(status_config())};"
+            " class ConsoleState extends WithStatuses { constructor(options) { super({ statuses, ...options }); } }"
+            f" {body} }}"
         )
 
     yield run
@@ -102,3 +109,23 @@ def test_resync_refetches_state_and_follows_from_the_servers_cursor(js):
     assert result["asked"] == "snapshot"
     assert result["lastId"] == 50001
     assert sorted(result["queue"]) == [2, 4]
+
+
+def test_which_calls_are_open_and_which_assignments_active_is_the_servers_word(js):
+    # A status the server adds (here "escalated", open) needs no change in state.js.
+    result = js(f"""
+        const call = {CALL};
+        const added = {{...statuses, call: {{...statuses.call, open: [...statuses.call.open, 'escalated']}}}};
+        const s = new WithStatuses({{statuses: added}});
+        s.receive({{type: 'pong', last_id: 0}});
+        const unit = {{id: 3, callsign: 'A-1', service: 'medical'}};
+        s.finishSnapshot({{calls: [
+            call({{id: 1, status: 'escalated', assignments: [{{id: 70, call: 1, status: 'acknowledged', unit}},
+                                                             {{id: 71, call: 1, status: 'declined', unit}}]}}),
+            call({{id: 2}}),
+        ], units: []}});
+        s.receive({{type: 'call.updated', id: 1, data: call({{id: 2, status: 'cancelled'}})}});
+        return {{queue: s.queue().map(c => c.id), active: s.activeAssignments(s.calls.get(1)).map(a => a.id)}};
+    """)
+    assert result["queue"] == [1]
+    assert result["active"] == [70]

@@ -50,6 +50,16 @@ def test_supervisor_gets_each_page_with_its_script_and_config(supervisor, call, 
     assert config["user"] == "sup1" and config["csrfToken"] and config["api"] == "/api/v1/"
 
 
+def test_history_filters_by_every_call_status_the_server_has(supervisor, call):
+    from dispatch.console import status_config
+
+    response = browser(supervisor).get("/supervisor/")
+    assert response.context["page_config"]["statuses"] == status_config()
+    html = response.content.decode()
+    for code in status_config()["call"]["all"]:
+        assert f"<option>{code}</option>" in html
+
+
 def test_call_page_names_the_call_and_unknown_calls_are_404(supervisor, call):
     response = browser(supervisor).get(f"/supervisor/calls/{call.pk}/")
     assert call.reference in response.content.decode()
