@@ -16,4 +16,4 @@ test: bootstrap
 	@source scripts/env.sh && REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} python -m pytest $(PYTEST_ARGS)
 
 lint: bootstrap
-	@source scripts/env.sh && ruff check . && ruff format --check --quiet . || (echo "ruff found problems"; exit 1)
+	@source scripts/env.sh && ruff check . && lint-imports --no-cache || (echo "lint found problems"; exit 1)

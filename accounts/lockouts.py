@@ -22,7 +22,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dispatch.access import IsSupervisor
+from accounts.access import IsSupervisor
 
 log = logging.getLogger("accounts")
 

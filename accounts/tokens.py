@@ -15,6 +15,8 @@ from knox.crypto import hash_token
 from knox.models import AuthToken
 from knox.settings import CONSTANTS
 
+from .access import GATEWAY
+
 # Tokens issued before issue 14 were DRF's 40-hex keys; they were moved here by digest,
 # so length is not checked, only that the text is a plausible token.
 MAX_TOKEN_LENGTH = 128
@@ -22,8 +24,6 @@ MAX_TOKEN_LENGTH = 128
 MAX_PERSONAL_TOKENS = 10
 
 
-# The group of machine accounts whose tokens do not expire (dispatch.access.GATEWAY).
-GATEWAY_GROUP = "gateway"
 
 
 def _is_machine(user):
@@ -32,7 +32,7 @@ def _is_machine(user):
             return True
     except Exception:  # RelatedObjectDoesNotExist
         pass
-    return user.groups.filter(name=GATEWAY_GROUP).exists()
+    return user.groups.filter(name=GATEWAY).exists()
 
 
 def issue_token(user, *, replace=False, with_row=False):

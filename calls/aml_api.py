@@ -5,7 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dispatch.access import IsGateway
+from accounts.access import IsGateway
 
 from .aml import AmlParseError
 from .services import aml_receive

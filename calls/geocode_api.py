@@ -7,7 +7,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dispatch.access import IsOperator
+from accounts.access import IsOperator
 
 from .gazetteer import geocode, reverse_geocode
 

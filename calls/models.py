@@ -4,14 +4,8 @@ from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Q
 
-from dispatch.transitions import CallStatus
-
-
-class Service(models.TextChoices):
-    POLICE = "police", "Police"
-    MEDICAL = "medical", "Medical"
-    FIRE = "fire", "Fire"
-    UTILITY = "utility", "Utility"
+from calls.statuses import CallStatus
+from core.choices import Service
 
 
 class IncidentType(models.Model):

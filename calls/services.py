@@ -10,15 +10,19 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.gis.db.models.functions import Distance
+from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
 from django.db import transaction
 from django.utils import timezone
 
-from dispatch.errors import InvalidOperation
-from dispatch.events import record_event, request_dispatch
-from dispatch.transitions import CallStatus
+from core.errors import InvalidOperation
+from core.journal import record_event
+from core.requests import request_dispatch
 
-from .models import Call, LocationSource
+from .aml import AmlParseError, parse_aml
+from .gazetteer import geocode
+from .models import AmlMessage, Call, LocationSource
+from .statuses import CallStatus
 
 # A geocoder answer below this score is not trusted to place a call by itself.
 GEOCODE_MIN_SCORE = 0.45
@@ -26,10 +30,6 @@ GEOCODE_MIN_SCORE = 0.45
 
 def geocode_address(address):
     """(point, accuracy_m, label) for the best gazetteer match, or None."""
-    from django.contrib.gis.geos import Point
-
-    from .gazetteer import geocode
-
     results = geocode(address, limit=1)
     if not results or results[0]["score"] < GEOCODE_MIN_SCORE:
         return None
@@ -222,8 +222,6 @@ def _recent_aml_fix(call):
     10 minutes). Applied to the unsaved call if it is better than what the operator gave."""
     if not call.caller_phone:
         return None
-    from .models import AmlMessage
-
     lock_caller_number(call.caller_phone)
     recent = (
         AmlMessage.objects.select_for_update(no_key=True).filter(
@@ -275,11 +273,6 @@ def aml_receive(*, msisdn, message, actor=None):
     Returns (AmlMessage, call or None). Raises AmlParseError after storing a rejected one,
     in its own committed transaction: every message is kept, rejected ones too.
     """
-    from django.contrib.gis.geos import Point
-
-    from .aml import AmlParseError, parse_aml
-    from .models import AmlMessage
-
     try:
         fix = parse_aml(message, msisdn or None, hmac_key=settings.AML_HMAC_KEY)
     except AmlParseError as exc:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Assignment, Event, ReadAudit
+from .models import Assignment, ReadAudit
 
 
 @admin.register(Assignment)
@@ -9,18 +9,6 @@ class AssignmentAdmin(admin.ModelAdmin):
     list_filter = ("status",)
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
-    list_display = ("id", "type", "at", "call", "unit", "actor", "summary")
-    list_filter = ("type",)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -1,10 +1,8 @@
 """The REST API (SPEC "REST API"). Views parse input, call one service, serialize output."""
 
 import re
-from datetime import timedelta
 
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -14,27 +12,29 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.access import IsOperator, IsResponder, IsSupervisor, responder_unit
 from calls import services as call_services
-from calls.models import Call, Channel, Disposition, IncidentType, LocationSource, Service
+from calls.models import Call, Channel, Disposition, IncidentType, LocationSource
+from core.api import LocationInSerializer, point_from
+from core.choices import Service
+from core.journal import event_message
+from core.models import Event
+from dispatch.statuses import AssignmentStatus
 from units import services as unit_services
 from units.models import Unit
+from units.serializers import FixIn, PositionReportOut, validate_fixes
+from units.statuses import UNIT_SELF_STATUSES
 
 from . import audit, selectors, services
-from .access import IsOperator, IsResponder, IsSupervisor, responder_unit
-from .events import event_message
 from .filters import CallFilter, UnitFilter
-from .models import Assignment, Event
+from .models import Assignment
 from .serializers import (
     AssignmentSerializer,
     CallSerializer,
     EventSerializer,
-    FiniteFloatField,
-    LocationInSerializer,
     UnitSerializer,
     call_queryset,
-    point_from,
 )
-from .transitions import UNIT_SELF_STATUSES, AssignmentStatus
 
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-]{1,30}$")
 
@@ -371,20 +371,6 @@ class UnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 # --- the crew's own unit ---------------------------------------------------------------------------
 
 
-class FixIn(LocationInSerializer):
-    heading = FiniteFloatField(min_value=0, max_value=360, required=False, allow_null=True)
-    speed_mps = FiniteFloatField(min_value=0, max_value=150, required=False, allow_null=True)
-    recorded_at = serializers.DateTimeField()
-
-    def validate_recorded_at(self, value):
-        if value > timezone.now() + timedelta(minutes=5):
-            raise serializers.ValidationError("Is in the future; check the device clock.")
-        return value
-
-
-MAX_BATCH = 1000
-
-
 class MeView(APIView):
     permission_classes = [IsResponder]
 
@@ -401,25 +387,6 @@ class MeView(APIView):
             "assignment": AssignmentSerializer(assignment).data if assignment else None,
             "call": CallSerializer(call).data if call else None,
         })
-
-
-class PositionReportOut(serializers.Serializer):
-    unit = serializers.IntegerField()
-    accepted = serializers.IntegerField(help_text="Fixes stored in the unit's history.")
-    applied = serializers.BooleanField(help_text="False when the newest fix was older than the stored one.")
-
-
-def validate_fixes(payload):
-    """One fix or a list of them → validated fixes; raises ValidationError (400) otherwise.
-
-    Shared with the ASGI fast path (units/ingest.py) that serves this endpoint in production.
-    """
-    many = isinstance(payload, list)
-    if many and not 1 <= len(payload) <= MAX_BATCH:
-        raise serializers.ValidationError({"non_field_errors": [f"Send between 1 and {MAX_BATCH} fixes."]})
-    data = FixIn(data=payload, many=many)
-    data.is_valid(raise_exception=True)
-    return data.validated_data if many else [data.validated_data]
 
 
 class MeLocationView(APIView):

@@ -5,8 +5,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 
+from accounts.access import IsSupervisor
+
 from . import audit
-from .access import IsSupervisor
 from .apis import CallCursor
 from .models import ReadAudit
 

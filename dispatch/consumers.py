@@ -24,12 +24,12 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Max
 
+from accounts.access import is_operator
 from accounts.signals import revocation_group
-from ops import sockets
+from core import sockets
+from core.journal import FEED_GROUP, event_message
+from core.models import Event
 
-from .access import is_operator
-from .events import FEED_GROUP, event_message
-from .models import Event
 from .ws_auth import credential_is_live
 
 log = logging.getLogger(__name__)

@@ -25,11 +25,14 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from calls.models import Call
+from calls.statuses import CallStatus
+from core.journal import record_event
+from core.requests import request_dispatch
+from dispatch.statuses import AssignmentStatus
 from units.models import Unit
+from units.statuses import UnitStatus
 
-from .events import record_event, request_dispatch
 from .models import Assignment
-from .transitions import AssignmentStatus, CallStatus, UnitStatus
 
 log = logging.getLogger(__name__)
 

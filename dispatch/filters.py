@@ -11,10 +11,12 @@ from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q
 from django.db.models.functions import Cast
 from rest_framework.exceptions import ValidationError
 
-from calls.models import Call, IncidentType, Service
+from calls.models import Call, IncidentType
+from calls.statuses import CallStatus
+from core.choices import Service
 from dispatch.models import Assignment
-from dispatch.transitions import CallStatus, UnitStatus
 from units.models import Unit
+from units.statuses import UnitStatus
 
 REFERENCE_RE = re.compile(r"^C-\d{4}-\d+$", re.IGNORECASE)
 PHONE_RE = re.compile(r"^\+?[0-9 ()\-]+$")

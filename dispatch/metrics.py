@@ -21,10 +21,10 @@ statistics query. It reads a CTE `c` of calls that the caller defines.
 from django.db import connection, transaction
 
 from calls.models import Call, IncidentType, ResponsePlanLine
+from calls.statuses import CallStatus
 from units.models import Unit
 
 from .models import Assignment, CallMetrics, CallServiceMetrics
-from .transitions import CallStatus
 
 INTERVALS = ("received_to_dispatch", "dispatch_to_acknowledgement", "acknowledgement_to_on_scene",
              "received_to_on_scene")

@@ -2,10 +2,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from calls.models import Call, Service
+from calls.models import Call
+from core.choices import Service
 from units.models import Unit
 
-from .transitions import AssignmentStatus
+from .statuses import AssignmentStatus
 
 
 class Assignment(models.Model):
@@ -48,38 +49,6 @@ class Assignment(models.Model):
     @property
     def is_active(self):
         return self.status in AssignmentStatus.ACTIVE
-
-
-class Event(models.Model):
-    """The journal: one append-only row per state change.
-
-    It is the audit trail and the outbox of the live feed at once. Rows are inserted
-    under a transaction-level advisory lock so that ids are handed out in commit order
-    (see dispatch/events.py); `previous_id` links each row to the one committed before
-    it, which lets a websocket consumer see at once whether it missed something.
-    """
-
-    id = models.BigAutoField(primary_key=True)
-    previous_id = models.BigIntegerField(null=True, blank=True)
-    type = models.CharField(max_length=32)
-    at = models.DateTimeField()
-    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
-    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
-    assignment = models.ForeignKey(
-        Assignment, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    # Why this happened, in words, for the timeline ("declined: road closed").
-    # Text, not a bounded column: it carries operators' notes and closing notes whole
-    # (the API bounds them, 2,000 characters).
-    summary = models.TextField(blank=True, default="")
-    data = models.JSONField(default=dict)
-
-    class Meta:
-        ordering = ["id"]
-        indexes = [
-            models.Index(fields=["call", "id"], name="event_call_idx"),
-        ]
 
 
 class _Intervals(models.Model):

@@ -16,7 +16,7 @@ Safe while the centre works:
 - A batch locks its calls with SKIP LOCKED: a call a service holds (an operator adding
   a note) is left for the next pass, and the service never waits behind the erasure.
 - Old journal rows are rewritten in place without the journal's advisory lock: that lock
-  orders *inserts* (dispatch/events.py) and an UPDATE of a committed row does not change
+  orders *inserts* (core/journal.py) and an UPDATE of a committed row does not change
   what id a reader has seen. Nobody else locks journal rows, so these updates wait on
   nothing and block nothing.
 - Idempotent: an erased call carries `personal_data_erased_at` and leaves the partial
@@ -33,9 +33,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from calls.models import AmlMessage, Call
+from calls.statuses import CallStatus
+from core.models import Event
 
-from .models import Event, ReadAudit
-from .transitions import CallStatus
+from .models import ReadAudit
 
 log = logging.getLogger(__name__)
 

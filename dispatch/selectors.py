@@ -13,12 +13,14 @@ from django.db.models import F, FloatField, Func, OuterRef, Q
 from django.utils import timezone
 
 from calls.models import Call
+from calls.statuses import CallStatus
+from core.models import Event
+from dispatch.statuses import AssignmentStatus
 from units.models import UnitPosition
 
 from . import metrics
 from .metrics import INTERVALS
-from .models import Assignment, Event
-from .transitions import AssignmentStatus, CallStatus
+from .models import Assignment
 
 # --- history export -------------------------------------------------------------------------
 

@@ -1,18 +1,17 @@
 """Output representations shared by the REST API and the event journal (SPEC)."""
 
-import math
 
-from django.contrib.gis.geos import Point
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from calls.models import Call
+from core.models import Event
+from dispatch.statuses import AssignmentStatus
 from units.models import Unit
 
-from .models import Assignment, Event
-from .transitions import AssignmentStatus
+from .models import Assignment
 
 
 def call_queryset():
@@ -154,27 +153,3 @@ class EventSerializer(serializers.ModelSerializer):
         model = Event
         fields = ["id", "type", "at", "call", "unit", "assignment", "actor", "summary", "data"]
         read_only_fields = fields
-
-
-# --- input pieces --------------------------------------------------------------------------
-
-
-class FiniteFloatField(serializers.FloatField):
-    """A float that refuses NaN and infinities, which JSON strings can smuggle in."""
-
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        if not math.isfinite(value):
-            self.fail("invalid")
-        return value
-
-
-class LocationInSerializer(serializers.Serializer):
-    lat = FiniteFloatField(min_value=-90, max_value=90)
-    lon = FiniteFloatField(min_value=-180, max_value=180)
-    accuracy_m = FiniteFloatField(min_value=0, max_value=100_000, required=False, allow_null=True)
-
-
-def point_from(validated):
-    """A GEOS point from a validated LocationInSerializer dict."""
-    return Point(validated["lon"], validated["lat"], srid=4326)

@@ -12,23 +12,18 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from calls.models import Call, Disposition
+from calls.statuses import CALL_TRANSITIONS, CallStatus
+from core.errors import InvalidOperation, TransitionNotAllowed, UnitBusy
+from core.journal import record_event
+from core.requests import request_dispatch
+from core.transitions import check_transition
+from dispatch.statuses import ASSIGNMENT_TRANSITIONS, AssignmentStatus
 from units.models import Unit
+from units.statuses import UNIT_SELF_STATUSES, UNIT_TRANSITIONS, UnitStatus
 
 from . import engine
-from .errors import InvalidOperation, TransitionNotAllowed, UnitBusy
-from .events import record_event, request_dispatch
 from .metrics import record_call_metrics
 from .models import Assignment
-from .transitions import (
-    ASSIGNMENT_TRANSITIONS,
-    CALL_TRANSITIONS,
-    UNIT_SELF_STATUSES,
-    UNIT_TRANSITIONS,
-    AssignmentStatus,
-    CallStatus,
-    UnitStatus,
-    check_transition,
-)
 
 logger = logging.getLogger(__name__)
 

@@ -18,14 +18,14 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.access import IsSupervisor
 from calls.models import Call
 from units.models import Unit
+from units.statuses import UnitStatus
 
 from . import audit, selectors, services
-from .access import IsSupervisor
 from .filters import CallFilter
 from .serializers import UnitLocationOutSerializer, UnitRefSerializer, UnitSerializer
-from .transitions import UnitStatus
 
 # --- CSV export ----------------------------------------------------------------------------------
 

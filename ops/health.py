@@ -18,6 +18,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from config.celery import app
+
 from .heartbeats import FRESH_S, heartbeat_list
 
 TIMEOUT_S = 1.5
@@ -49,8 +51,6 @@ def _redis(url):
 
 
 def _broker():
-    from config.celery import app
-
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=TIMEOUT_S)
 

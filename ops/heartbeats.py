@@ -130,6 +130,11 @@ class Pulse:
 _worker_pulse = None
 
 
+def sweep_done(sender=None, **kwargs):
+    if getattr(sender, "name", None) == "dispatch.tasks.sweep":
+        beat("sweep", "sweep")
+
+
 def worker_started(sender=None, **kwargs):
     """worker_ready, in the worker's main process: beat `worker:<node name>` until shutdown."""
     global _worker_pulse

@@ -26,11 +26,13 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.utils import floatToGoString
 from rest_framework.exceptions import AuthenticationFailed
 
+from accounts.access import is_supervisor
 from accounts.authentication import TokenAuthentication
-from calls.models import Call, Service
-from dispatch.access import is_supervisor
-from dispatch.transitions import CallStatus, UnitStatus
+from calls.models import Call
+from calls.statuses import CallStatus
+from core.choices import Service
 from units.models import Unit
+from units.statuses import UnitStatus
 
 from .heartbeats import FRESH_S, heartbeat_list
 

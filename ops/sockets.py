@@ -1,36 +1,33 @@
 """Open websockets of this web process, reported as `websockets` in its heartbeat row.
 
-The feed consumer calls `opened` after it accepts a socket and `closed` when it goes; the
-first socket starts the process's heartbeat thread (`web:<host>:<pid>`), and /metrics adds
-up the fresh rows of every web process.
+The consumers tell core.sockets when a socket opens and closes; the first socket starts
+the process's heartbeat thread (`web:<host>:<pid>`), and /metrics adds up the fresh rows
+of every web process. `install` (ops/apps.py) hooks this in.
 """
 
 import os
 import socket
 import threading
-import weakref
+
+from core import sockets as core_sockets
 
 from . import heartbeats
 
-# Consumers, not a number: a consumer that disconnects twice, or never says so, still
-# counts once and only while it exists.
-_open = weakref.WeakSet()
 _pulse = None
 _lock = threading.Lock()
 
 
-def opened(consumer):
-    _open.add(consumer)
-    if _pulse is None:
-        _start()
-
-
-def closed(consumer):
-    _open.discard(consumer)
+def install():
+    core_sockets.on_open(_ensure_pulse)
 
 
 def count():
-    return len(_open)
+    return core_sockets.count()
+
+
+def _ensure_pulse():
+    if _pulse is None:
+        _start()
 
 
 def _start():

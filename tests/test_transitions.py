@@ -4,16 +4,11 @@ import itertools
 
 import pytest
 
-from dispatch.errors import TransitionNotAllowed
-from dispatch.transitions import (
-    ASSIGNMENT_TRANSITIONS,
-    CALL_TRANSITIONS,
-    UNIT_TRANSITIONS,
-    AssignmentStatus,
-    CallStatus,
-    UnitStatus,
-    check_transition,
-)
+from calls.statuses import CALL_TRANSITIONS, CallStatus
+from core.errors import TransitionNotAllowed
+from core.transitions import check_transition
+from dispatch.statuses import ASSIGNMENT_TRANSITIONS, AssignmentStatus
+from units.statuses import UNIT_TRANSITIONS, UnitStatus
 
 # The SPEC's state machines, written out independently of the tables under test.
 CALL_ALLOWED = {

@@ -23,10 +23,20 @@ from django.utils import timezone
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from rest_framework.exceptions import ValidationError
+from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.tokens import token_digest
 from config.db import libpq_params
-from ops.middleware import DETAIL, RETRY_AFTER_S, is_outage, is_overload
+from core.outages import DETAIL, RETRY_AFTER_S, is_outage, is_overload
+
+from .serializers import validate_fixes
+from .services import (
+    HISTORY_SQL,
+    LIVE_UPDATE_SQL,
+    position_report_params,
+    position_report_result,
+    unit_publish_position,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,13 +129,9 @@ class PositionIngest:
         # journal lock, so it must never wait while this request holds the unit row).
         if row is not None and row[0]:
             await _publish_position(unit_id=unit_id)
-        from units.services import position_report_result
-
         return await _respond(send, 200, position_report_result(unit_id, len(fixes), row))
 
     async def _store(self, conn, unit_id, fixes):
-        from units.services import HISTORY_SQL, LIVE_UPDATE_SQL, position_report_params
-
         history, live = position_report_params(unit_id, fixes, timezone.now())
         async with conn.transaction():
             await conn.execute(HISTORY_SQL, history)
@@ -133,14 +139,10 @@ class PositionIngest:
 
 
 def _validate(payload):
-    from dispatch.apis import validate_fixes
-
     return validate_fixes(payload)
 
 
 def _publish_position_sync(unit_id):
-    from units.services import unit_publish_position
-
     try:
         unit_publish_position(unit_id=unit_id)
     except Exception:  # the fix is stored; the next report (or a reload) shows it
@@ -158,8 +160,6 @@ _publish_position = sync_to_async(_publish_position_sync, thread_sensitive=False
 
 
 async def _respond(send, status, body, challenge=False, retry_after=None):
-    from rest_framework.utils.encoders import JSONEncoder
-
     data = json.dumps(body, cls=JSONEncoder).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
     if challenge:

@@ -4,8 +4,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex, GistIndex
 from django.db.models import Q
 
-from calls.models import Service
-from dispatch.transitions import UnitStatus
+from core.choices import Service
+from units.statuses import UnitStatus
 
 
 class Unit(models.Model):

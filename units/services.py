@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.tokens import issue_token
-from dispatch.events import record_event
+from core.journal import record_event
 
 from .models import Unit
 

@@ -13,7 +13,8 @@ from django.db import connection
 
 from calls.gazetteer import FORMAT, load_gazetteer_file
 from calls.models import Call, IncidentType
-from dispatch.models import Assignment, Event
+from core.models import Event
+from dispatch.models import Assignment
 from tests.browser.conftest import console_user, log_in, offline_page, shot
 from tests.conftest import point, start_asgi, wait_for
 from tests.factories import UnitFactory

@@ -3,8 +3,8 @@
 import pytest
 
 from calls.models import AmlMessage, Call
+from core.models import Event
 from dispatch import engine
-from dispatch.models import Event
 from tests.calls.test_aml_parser import v1
 from tests.conftest import point
 from tests.factories import UnitFactory

@@ -25,10 +25,11 @@ from django.db import connection, transaction
 
 from calls.models import Call
 from calls.services import call_update
+from core.journal import JOURNAL_LOCK_KEY, record_event
+from core.models import Event
 from dispatch import engine
 from dispatch import services as dispatch_services
-from dispatch.events import JOURNAL_LOCK_KEY, record_event
-from dispatch.models import Assignment, Event
+from dispatch.models import Assignment
 from tests.conftest import point
 from tests.factories import UnitFactory, new_call
 from tests.realtime.test_faults import _dsn

@@ -9,8 +9,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from calls.models import Call
+from core.models import Event
 from dispatch import services
-from dispatch.models import Assignment, Event
+from dispatch.models import Assignment
 from tests.conftest import client_for, crew
 from tests.factories import UnitFactory
 from units.models import Unit

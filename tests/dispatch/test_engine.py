@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from calls.models import Call
 from calls.services import call_update
+from core.errors import TransitionNotAllowed, UnitBusy
+from core.models import Event
 from dispatch import engine, services
-from dispatch.errors import TransitionNotAllowed, UnitBusy
-from dispatch.models import Assignment, Event
+from dispatch.models import Assignment
 from tests.conftest import point
 from tests.factories import UnitFactory, new_call
 from tests.realtime.test_faults import _dsn

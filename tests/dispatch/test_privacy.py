@@ -18,8 +18,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from calls.models import AmlMessage, Call
+from core.models import Event
 from dispatch import retention, tasks
-from dispatch.models import Assignment, CallMetrics, Event, ReadAudit
+from dispatch.models import Assignment, CallMetrics, ReadAudit
 from tests.conftest import client_for, crew, point
 from tests.factories import UnitFactory, make_user, new_call
 

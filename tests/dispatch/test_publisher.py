@@ -1,6 +1,6 @@
 """The doorbell publisher's queue is bounded: a hung Redis cannot grow a process without end."""
 
-from dispatch import events
+from core import journal as events
 
 
 def test_the_publish_queue_keeps_the_newest_doorbells_when_redis_hangs(monkeypatch):

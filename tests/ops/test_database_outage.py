@@ -18,7 +18,8 @@ import websockets.sync.client
 from django.conf import settings
 from django.db import connection
 
-from dispatch.models import Assignment, Event
+from core.models import Event
+from dispatch.models import Assignment
 from tests.conftest import free_port, point, start_asgi, start_beat, start_worker, wait_for
 from tests.factories import UnitFactory, make_user, token_for
 from tests.ops.tcp_proxy import TcpProxy

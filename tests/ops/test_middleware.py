@@ -5,7 +5,8 @@ import pytest
 from django.db import OperationalError, connection, transaction
 from django.test import RequestFactory
 
-from ops.middleware import DatabaseOutageMiddleware, is_outage, is_overload
+from core.outages import is_outage, is_overload
+from ops.middleware import DatabaseOutageMiddleware
 
 
 def _django_error(cause):

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from calls.models import IncidentType
 from calls.services import call_add_note, call_create
-from dispatch import events as journal
-from dispatch.models import Event
+from core import journal
+from core.models import Event
 from tests.conftest import free_port, point, start_asgi
 from tests.factories import UnitFactory, token_for
 from units.services import unit_report_positions

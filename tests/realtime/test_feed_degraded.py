@@ -8,7 +8,7 @@ import pytest
 import requests
 import websockets.sync.client
 
-from dispatch.models import Event
+from core.models import Event
 from tests.conftest import free_port, start_asgi
 from tests.factories import make_user, token_for
 

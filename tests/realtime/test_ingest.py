@@ -12,8 +12,8 @@ from django.utils import timezone
 from psycopg.conninfo import make_conninfo
 
 from config.db import libpq_params
-from dispatch.events import JOURNAL_LOCK_KEY
-from dispatch.models import Event
+from core.journal import JOURNAL_LOCK_KEY
+from core.models import Event
 from tests.conftest import client_for, crew, wait_for
 from tests.factories import UnitFactory, token_for
 from tests.realtime.test_faults import _dsn

@@ -6,8 +6,8 @@ import json
 import pytest
 import websockets
 
+from core.models import Event
 from dispatch import engine
-from dispatch.models import Event
 from tests.conftest import crew, free_port, start_asgi
 from tests.factories import UnitFactory, token_for
 

@@ -2,8 +2,9 @@
 
 import pytest
 
+from core import requests
 from dispatch.models import Assignment
-from tests.conftest import purge_broker, start_beat, start_worker, wait_for
+from tests.conftest import point, purge_broker, start_beat, start_worker, wait_for
 from tests.factories import UnitFactory
 
 pytestmark = pytest.mark.worker
@@ -23,14 +24,12 @@ def test_call_logged_through_the_api_is_dispatched_by_the_worker(live_worker, op
 def test_calls_whose_task_was_lost_are_dispatched_by_the_beat_sweep(transactional_db, operator_client,
                                                                      monkeypatch):
     """Broker outage while calls arrive: no task reaches any worker; beat + worker converge."""
-    from dispatch import events
-
     # The web side cannot reach a broker at all: a request must still answer quickly.
     sent = []
-    monkeypatch.setattr(events, "_send_dispatch", lambda call_id: sent.append(call_id))
+    monkeypatch.setattr(requests, "_send_dispatch", lambda call_id: sent.append(call_id))
     units = [UnitFactory(service="medical", capabilities=["als"], location=None) for _ in range(3)]
     for i, unit in enumerate(units):
-        unit.location = __import__("tests.conftest", fromlist=["point"]).point(51.128 + i * 0.01, 71.43)
+        unit.location = point(51.128 + i * 0.01, 71.43)
         unit.save()
     ids = [operator_client.post("/api/v1/calls/", {**VALID, "location": {"lat": 51.128 + i * 0.01, "lon": 71.43}},
                                 format="json").json()["id"] for i in range(3)]

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def week(transactional_db):
     """A handful of calls over the last week, one with a unit whose device left a track."""
-    from dispatch.models import Event
+    from core.models import Event
     from units.models import UnitPosition
 
     operator = console_user("op-browser", "operator")

@@ -126,7 +126,7 @@ def test_unknown_ids_are_404(supervisor_client):
 
 
 def test_supervisor_takes_an_idle_unit_out_of_service_and_it_is_journaled(supervisor_client, supervisor):
-    from dispatch.models import Event
+    from core.models import Event
 
     unit = UnitFactory(status="available")
     response = supervisor_client.post(f"/api/v1/units/{unit.pk}/out-of-service/")

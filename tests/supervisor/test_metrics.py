@@ -11,8 +11,8 @@ from django.db import connection
 from django.utils import timezone
 
 from calls.models import Call
+from core.errors import InvalidOperation
 from dispatch import engine, metrics, selectors, services
-from dispatch.errors import InvalidOperation
 from dispatch.metrics import backfill_call_metrics, record_call_metrics
 from dispatch.models import Assignment, CallMetrics, CallServiceMetrics
 from dispatch.tasks import measure_ended_calls

@@ -24,6 +24,7 @@ import threading
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
+from rest_framework.utils.encoders import JSONEncoder
 
 from .models import Event
 
@@ -42,19 +43,22 @@ EVENT_TYPES = (
 )
 
 
-def _representation(type_, call, unit, assignment):
-    # Imported here: serializers import the models of every app, and this module is
-    # imported by calls and units services.
-    from .serializers import AssignmentSerializer, CallSerializer, UnitSerializer, call_queryset
+# How each kind of object is represented in its events: its REST representation, built by
+# the app that owns the API (dispatch registers these in its AppConfig.ready). The journal
+# itself knows no serializer, so every app can record events without importing the web face.
+_representations = {}
 
-    if type_.startswith("call."):
-        # Re-read with its relations prefetched: a handful of queries, not one per assignment.
-        return CallSerializer(call_queryset().get(pk=call.pk)).data
-    if type_.startswith("assignment."):
-        return AssignmentSerializer(assignment).data
-    if type_.startswith("unit."):
-        return UnitSerializer(unit).data
-    raise ValueError(f"no representation for {type_}")
+
+def register_representation(prefix, build):
+    """build(call=, unit=, assignment=) → the data of an event whose type starts with prefix."""
+    _representations[prefix] = build
+
+
+def _representation(type_, call, unit, assignment):
+    for prefix, build in _representations.items():
+        if type_.startswith(prefix):
+            return build(call=call, unit=unit, assignment=assignment)
+    raise ValueError(f"no representation registered for {type_}")
 
 
 def record_event(type_, *, call=None, unit=None, assignment=None, actor=None, summary="", data=None):
@@ -90,8 +94,6 @@ def record_event(type_, *, call=None, unit=None, assignment=None, actor=None, su
 
 def _jsonable(data):
     # DRF's ReturnDict holds datetimes as strings already; make sure of plain types.
-    from rest_framework.utils.encoders import JSONEncoder
-
     return json.loads(json.dumps(data, cls=JSONEncoder))
 
 
@@ -186,38 +188,3 @@ def ring_latest():
     if latest is not None:
         publish_events([latest])
     return latest.id if latest else None
-
-
-# --- asking the engine to look at calls ----------------------------------------------------
-
-_broker_down_until = 0.0
-
-
-def request_dispatch(call_id=None):
-    """Ask a worker, after commit, to fill a call's needs (or all waiting calls).
-
-    The database is the record: the caller has already set `dispatch_requested_at` (or
-    the call has unmet needs), so the beat sweep finds the call even if this message is
-    lost. The broker is therefore asked best-effort, with a short timeout, and not at all
-    for a few seconds after it failed, so that requests never queue up behind a dead Redis.
-    """
-    transaction.on_commit(lambda: _send_dispatch(call_id))
-
-
-def _send_dispatch(call_id):
-    import time
-
-    from config.celery import app
-
-    global _broker_down_until
-    if time.monotonic() < _broker_down_until:
-        return
-    try:
-        if call_id is None:
-            app.send_task("dispatch.tasks.dispatch_waiting", retry=False)
-        else:
-            app.send_task("dispatch.tasks.dispatch_call", args=[call_id], retry=False)
-    except Exception as exc:
-        _broker_down_until = time.monotonic() + 5.0
-        log.warning("broker unreachable (%s: %s); call %s will be dispatched by the sweep", type(exc).__name__, exc,
-                    call_id)

@@ -1,0 +1,35 @@
+from django.conf import settings
+from django.db import models
+
+
+class Event(models.Model):
+    """The journal: one append-only row per state change.
+
+    It is the audit trail and the outbox of the live feed at once. Rows are inserted
+    under a transaction-level advisory lock so that ids are handed out in commit order
+    (see core/journal.py); `previous_id` links each row to the one committed before
+    it, which lets a websocket consumer see at once whether it missed something.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    previous_id = models.BigIntegerField(null=True, blank=True)
+    type = models.CharField(max_length=32)
+    at = models.DateTimeField()
+    call = models.ForeignKey("calls.Call", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    unit = models.ForeignKey("units.Unit", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    assignment = models.ForeignKey(
+        "dispatch.Assignment", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Why this happened, in words, for the timeline ("declined: road closed").
+    # Text, not a bounded column: it carries operators' notes and closing notes whole
+    # (the API bounds them, 2,000 characters).
+    summary = models.TextField(blank=True, default="")
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        db_table = "dispatch_event"  # its name from before the journal moved to core
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["call", "id"], name="event_call_idx"),
+        ]

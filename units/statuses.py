@@ -1,0 +1,32 @@
+"""A unit's statuses and the moves between them (plain data; core.transitions checks)."""
+
+
+class UnitStatus:
+    OUT_OF_SERVICE = "out_of_service"
+    AVAILABLE = "available"
+    DISPATCHED = "dispatched"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    TRANSPORTING = "transporting"
+    UNREACHABLE = "unreachable"
+    ALL = ("out_of_service", "available", "dispatched", "en_route", "on_scene", "transporting", "unreachable")
+    CHOICES = [(s, s) for s in ALL]
+    # Statuses in which the unit is working an assignment.
+    BUSY = ("dispatched", "en_route", "on_scene")
+
+
+UNIT_TRANSITIONS = {
+    # Who drives which move: the engine (available → dispatched), the crew through its
+    # device (status and assignment actions), operators (cancelling assignments).
+    "out_of_service": {"available"},
+    "available": {"out_of_service", "dispatched", "transporting"},
+    "dispatched": {"available", "en_route", "unreachable"},
+    "en_route": {"available", "on_scene"},
+    "on_scene": {"available", "transporting"},
+    "transporting": {"available", "out_of_service"},
+    "unreachable": {"available", "out_of_service"},
+}
+
+# What a crew may set directly through POST /me/status/; the other unit statuses follow
+# from assignment actions.
+UNIT_SELF_STATUSES = ("available", "out_of_service", "transporting")
