@@ -219,6 +219,11 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # than cancel it (Celery 6 makes cancelling the default). Its lost ack is harmless.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 DISPATCH_SWEEP_INTERVAL_S = _setting("DISPATCH_SWEEP_INTERVAL_S", float, 3.0, lambda v: 0.5 <= v <= 300)
+JOURNAL_READERS_INTERVAL_S = _setting("JOURNAL_READERS_INTERVAL_S", float, 2.0, lambda v: 0.5 <= v <= 300)
+# Modules imported at start-up that register journal readers (core/readers.py) beyond the
+# apps' own: a centre's local integrations, without changing the apps.
+JOURNAL_READER_MODULES = [m.strip() for m in os.environ.get("JOURNAL_READER_MODULES", "").split(",") if m.strip()]
+JOURNAL_READER_BACKOFF_MAX_S = _setting("JOURNAL_READER_BACKOFF_MAX_S", float, 300.0, lambda v: 1 <= v <= 86400)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-sweep": {
         "task": "dispatch.tasks.sweep",
@@ -237,6 +242,12 @@ CELERY_BEAT_SCHEDULE = {
     "measure-ended-calls": {
         "task": "dispatch.tasks.measure_ended_calls",
         "schedule": _setting("METRICS_REPAIR_INTERVAL_S", float, 3600.0, lambda v: 10 <= v <= 86400),
+    },
+    # Side effects that follow the journal (core/readers.py): one start per due reader.
+    "journal-readers": {
+        "task": "core.tasks.run_journal_readers",
+        "schedule": JOURNAL_READERS_INTERVAL_S,
+        "options": {"expires": JOURNAL_READERS_INTERVAL_S * 2},
     },
     "purge-expired-tokens": {"task": "accounts.tasks.purge_expired_tokens", "schedule": 3600.0},
 }

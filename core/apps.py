@@ -8,3 +8,12 @@ class CoreConfig(AppConfig):
 
     name = "core"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from importlib import import_module
+
+        from django.conf import settings
+
+        # Readers of the journal that live outside the apps (settings.JOURNAL_READER_MODULES).
+        for module in settings.JOURNAL_READER_MODULES:
+            import_module(module)

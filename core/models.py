@@ -33,3 +33,24 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["call", "id"], name="event_call_idx"),
         ]
+
+
+class JournalReader(models.Model):
+    """A named cursor over the journal (core/readers.py): the last event a reader handled.
+
+    Readers are side effects that follow the journal (partner systems, notifications):
+    each gets every row after its cursor, in order, at least once; the cursor moves only
+    after the reader succeeded, and a failing reader waits `next_attempt_at` (back-off)
+    without holding anyone else up."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    last_id = models.BigIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    paused = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.name} @ {self.last_id}"

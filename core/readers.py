@@ -1,0 +1,188 @@
+"""Journal readers: side effects that follow the journal, each from its own cursor.
+
+The websocket feed is for screens; everything else that must happen because something
+happened (a partner system told, a notification sent) is a reader. A reader is a name
+and a function; the runner hands it the journal rows after its cursor, oldest first,
+and moves the cursor only after the function returned. So a reader gets every event, in
+journal order, at least once: after a crash between its work and the cursor's update it
+sees the same rows again, and must treat the event id as its de-duplication key.
+
+Journal ids become visible in commit order (core/journal.py), so "the rows after my
+cursor" never skips a row that commits late.
+
+A failing reader is retried with exponential back-off (2, 4, 8 … seconds, at most
+JOURNAL_READER_BACKOFF_MAX_S) and holds up no other reader: beat starts one task per due
+reader every JOURNAL_READERS_INTERVAL_S (core/tasks.py), each run is bounded by
+READER_BUDGET_S, and a session advisory lock per reader lets only one run at a time
+anywhere. No database transaction is open while a reader works (it may call the network).
+
+Adding one, in the owning app's AppConfig.ready:
+
+    from core import readers
+    readers.register("sms-on-assignment", send_sms, types={"assignment.created"})
+
+where `send_sms(events)` takes a list of core.models.Event and either returns None (all
+handled) or the id of the last event it handled (the cursor stops there; the rest come
+again in the next run), or raises (nothing is taken as handled; retried after back-off).
+A new reader starts at the live edge (events recorded after its first run), or at the
+journal's beginning with `start="beginning"`.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Max
+from django.utils import timezone
+
+from .models import Event, JournalReader
+
+log = logging.getLogger(__name__)
+
+READER_LOCK_CLASS = 112_000_100  # advisory lock (class, hashtext(name)) per reader
+READER_BUDGET_S = 5.0
+
+
+@dataclass(frozen=True)
+class Reader:
+    name: str
+    handle: object
+    types: frozenset | None = None  # None: every event type
+    batch: int = 100
+    start: str = "live"
+
+    def wants(self, event):
+        return self.types is None or event.type in self.types
+
+
+_registry = {}
+
+
+def register(name, handle, *, types=None, batch=100, start="live"):
+    if start not in ("live", "beginning"):
+        raise ValueError("start must be 'live' or 'beginning'")
+    if not 1 <= batch <= 10_000:
+        raise ValueError("batch must be between 1 and 10000")
+    _registry[name] = Reader(name, handle, frozenset(types) if types is not None else None, batch, start)
+
+
+def unregister(name):
+    _registry.pop(name, None)
+
+
+def registered():
+    return dict(_registry)
+
+
+def backoff_s(failures):
+    return min(settings.JOURNAL_READER_BACKOFF_MAX_S, 2 ** min(failures, 20))
+
+
+def due_readers(now=None):
+    """Names of the registered readers that may run now (not paused, not backing off)."""
+    now = now or timezone.now()
+    waiting = set(
+        JournalReader.objects.filter(name__in=list(_registry))
+        .filter(paused=False, next_attempt_at__gt=now).values_list("name", flat=True)
+    )
+    paused = set(JournalReader.objects.filter(name__in=list(_registry), paused=True).values_list("name", flat=True))
+    return [name for name in _registry if name not in waiting and name not in paused]
+
+
+class _ReaderLock:
+    def __init__(self, name):
+        self.name = name
+        self.held = False
+
+    def __enter__(self):
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", [READER_LOCK_CLASS, self.name])
+            self.held = cur.fetchone()[0]
+        return self.held
+
+    def __exit__(self, *exc):
+        if self.held:
+            try:
+                with connection.cursor() as cur:
+                    cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [READER_LOCK_CLASS, self.name])
+            except Exception:  # the connection is gone, and the lock with it
+                log.info("reader %s: lock released with its connection", self.name)
+
+
+def _cursor_row(reader):
+    row = JournalReader.objects.filter(pk=reader.name).first()
+    if row is None:
+        start = 0 if reader.start == "beginning" else (Event.objects.aggregate(m=Max("id"))["m"] or 0)
+        JournalReader.objects.get_or_create(pk=reader.name, defaults={"last_id": start})
+        row = JournalReader.objects.get(pk=reader.name)
+    return row
+
+
+def run(name, *, budget_s=READER_BUDGET_S):
+    """One bounded run of a reader: "ok", "busy" (running elsewhere), "waiting", "failed"."""
+    reader = _registry.get(name)
+    if reader is None:
+        return "unknown"
+    if connection.in_atomic_block:
+        raise RuntimeError("a journal reader must not run inside a transaction")
+    with _ReaderLock(name) as got:
+        if not got:
+            return "busy"
+        state = _cursor_row(reader)
+        if state.paused or (state.next_attempt_at and state.next_attempt_at > timezone.now()):
+            return "waiting"
+        deadline = time.monotonic() + budget_s
+        while True:
+            rows = list(Event.objects.filter(id__gt=state.last_id).order_by("id")[: reader.batch])
+            if not rows:
+                return "ok"
+            wanted = [event for event in rows if reader.wants(event)]
+            try:
+                handled = reader.handle(wanted) if wanted else None
+            except Exception as exc:
+                _failed(state, exc)
+                return "failed"
+            last = rows[-1].id if handled is None else int(handled)
+            if last < state.last_id or last > rows[-1].id:
+                _failed(state, ValueError(f"handler returned {handled}, outside {state.last_id}..{rows[-1].id}"))
+                return "failed"
+            JournalReader.objects.filter(pk=name).update(
+                last_id=last, failures=0, last_error="", last_success_at=timezone.now(), next_attempt_at=None
+            )
+            state.last_id, state.failures = last, 0
+            if last < rows[-1].id or time.monotonic() >= deadline:
+                return "ok"  # partly handled, or out of time: the next run goes on
+
+
+def _failed(state, exc):
+    failures = state.failures + 1
+    wait = backoff_s(failures)
+    log.warning("journal reader %s failed after event %s (%d in a row, next try in %d s): %s: %s",
+                state.name, state.last_id, failures, wait, type(exc).__name__, exc)
+    JournalReader.objects.filter(pk=state.name).update(
+        failures=failures, last_error=f"{type(exc).__name__}: {exc}"[:2000],
+        next_attempt_at=timezone.now() + timedelta(seconds=wait),
+    )
+
+
+def reader_status():
+    """[{name, last_id, lag, failures, last_error, last_success_at, next_attempt_at, paused}]."""
+    newest = Event.objects.aggregate(m=Max("id"))["m"] or 0
+    rows = {r.name: r for r in JournalReader.objects.filter(name__in=list(_registry))}
+    out = []
+    for name in sorted(_registry):
+        row = rows.get(name)
+        out.append({
+            "name": name,
+            "last_id": row.last_id if row else None,
+            "lag": newest - row.last_id if row else None,
+            "failures": row.failures if row else 0,
+            "last_error": row.last_error if row else "",
+            "last_success_at": row.last_success_at if row else None,
+            "next_attempt_at": row.next_attempt_at if row else None,
+            "paused": row.paused if row else False,
+        })
+    return out
