@@ -67,7 +67,10 @@ def record_event(type_, *, call=None, unit=None, assignment=None, actor=None, su
         raise ValueError(f"unknown event type {type_}")
     if not connection.in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change it records")
-    # Everything slow (serializing the representation) happens before the journal lock.
+    # The representation is built before this statement takes the journal lock; but the
+    # lock, once taken, is held to commit, so in a transaction that records several
+    # events every later representation is built while holding it. Services therefore
+    # record their events last (core/journal.py's docstring).
     if data is None:
         data = _representation(type_, call, unit, assignment)
     data = _jsonable(data)

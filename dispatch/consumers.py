@@ -184,7 +184,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             await self._recheck()
 
     async def receive_json(self, content, **kwargs):
-        # Clients may ask for a catch-up explicitly; nothing else is accepted.
+        # The only message a client may send: a ping, answered with the last id this socket
+        # sent (a client can compare it with its own). Anything else is ignored.
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong", "id": None, "last_id": self.last_id})
 

@@ -13,7 +13,8 @@ class Assignment(models.Model):
     call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="assignments")
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="assignments")
     status = models.CharField(max_length=16, choices=AssignmentStatus.CHOICES, default=AssignmentStatus.ASSIGNED)
-    # The plan line this unit covers; empty service for an operator's extra unit.
+    # The plan line this unit covers: (service, capability). An operator's extra unit,
+    # beyond the plan, has its own service and no capability (services._line_for).
     service = models.CharField(max_length=16, choices=Service.choices)
     capability = models.CharField(max_length=32, blank=True, default="")
     distance_m = models.FloatField(null=True, blank=True)

@@ -76,7 +76,9 @@ def test_fast_path_and_django_view_agree_on_every_case(asgi_server, operator):
     # The journal row is written after the report committed: it carries the new position.
     first = Event.objects.filter(unit=unit, type="unit.updated", summary="position").order_by("id").first()
     assert first.data["location"]["lat"] == pytest.approx(51.13)
-    assert device  # the crew client is the one the token belongs to
+    # The crew's own view of its unit (the Django path, its own token) shows what the fast path stored.
+    me = device.get("/api/v1/me/").json()
+    assert me["id"] == unit.pk and me["location"]["lat"] == pytest.approx(51.14)
 
 
 def test_a_position_waiting_on_the_journal_lock_does_not_stall_the_process(asgi_server, operator):
