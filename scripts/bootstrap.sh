@@ -19,6 +19,8 @@ DB_TEMPLATE=${DB_TEMPLATE:-dispatch_template}
 missing=()
 command -v psql >/dev/null 2>&1 || missing+=("postgresql-$PG_VERSION")
 [ -f "/usr/share/postgresql/$PG_VERSION/extension/postgis.control" ] || missing+=("postgresql-$PG_VERSION-postgis-3")
+# Road routing for dispatch by driving time (issue 16).
+[ -f "/usr/share/postgresql/$PG_VERSION/extension/pgrouting.control" ] || missing+=("postgresql-$PG_VERSION-pgrouting")
 command -v redis-server >/dev/null 2>&1 || missing+=("redis-server")
 command -v gdalinfo >/dev/null 2>&1 || missing+=("gdal-bin")
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=("python3-venv")
@@ -95,7 +97,7 @@ fi
 # migrations' CreateExtension and GeoDjango's prepare_database then find them and do nothing.
 # The comment records which extensions the template was made with: a change rebuilds it.
 # It refuses connections, so nobody can hold it open while a test run clones it.
-EXTENSIONS="postgis btree_gist pg_trgm unaccent"
+EXTENSIONS="postgis btree_gist pg_trgm unaccent pgrouting"
 create_extensions_sql() {
   echo "SET client_min_messages = warning;"
   for ext in $EXTENSIONS; do echo "CREATE EXTENSION IF NOT EXISTS $ext;"; done
