@@ -349,6 +349,12 @@ STORAGES = {
 # --- Dispatch knobs (SPEC) ---------------------------------------------------------------
 DISPATCH_STALE_LOCATION_S = _setting("DISPATCH_STALE_LOCATION_S", int, 300, lambda v: v > 0)
 DISPATCH_ACK_TIMEOUT_S = _setting("DISPATCH_ACK_TIMEOUT_S", int, 60, lambda v: v > 0)
+# Dispatch by road (issue 16): the K nearest by air are costed over the road graph in one
+# routing query within a time budget; past it (or off the graph) the engine ranks by air.
+DISPATCH_ROUTE_CANDIDATES = _setting("DISPATCH_ROUTE_CANDIDATES", int, 10, lambda v: 1 <= v <= 100)
+DISPATCH_ROUTE_BUDGET_MS = _setting("DISPATCH_ROUTE_BUDGET_MS", int, 150, lambda v: 1 <= v <= 10_000)
+ROUTE_SNAP_MAX_M = _setting("ROUTE_SNAP_MAX_M", float, 300.0, lambda v: 0 < v <= 5000)
+ROUTE_OFFROAD_SPEED_KMH = _setting("ROUTE_OFFROAD_SPEED_KMH", float, 10.0, lambda v: 1 <= v <= 100)
 DUPLICATE_RADIUS_M = _setting("DUPLICATE_RADIUS_M", float, 150.0, lambda v: v >= 0)
 DUPLICATE_WINDOW_MIN = _setting("DUPLICATE_WINDOW_MIN", float, 20.0, lambda v: v >= 0)
 # A location less certain than this is never compared (a cell fix, a street geocode), and
