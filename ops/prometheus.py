@@ -31,6 +31,7 @@ from accounts.authentication import TokenAuthentication
 from calls.models import Call
 from calls.statuses import CallStatus
 from core.choices import Service
+from core.readers import reader_status
 from units.models import Unit
 from units.statuses import UnitStatus
 
@@ -119,7 +120,9 @@ def snapshot():
         units = _units(cur)
         heartbeats = heartbeat_list()
         histogram = _dispatch_histogram(cur)
-    return {"calls": calls, "units": units, "heartbeats": heartbeats, "histogram": histogram}
+        journal_readers = reader_status()
+    return {"calls": calls, "units": units, "heartbeats": heartbeats, "histogram": histogram,
+            "readers": journal_readers}
 
 
 def _gauge(name, documentation, labels=()):
@@ -181,6 +184,14 @@ class DispatchCollector:
             gauge = _gauge(name, documentation)
             gauge.add_metric([], value)
             yield gauge
+
+        lag = _gauge("journal_reader_lag_events", "Journal rows a reader has not handled yet.", ["reader"])
+        failures = _gauge("journal_reader_failures", "Failed runs of a reader in a row (0: healthy).", ["reader"])
+        for reader in data["readers"]:
+            lag.add_metric([reader["name"]], reader["lag"] if reader["lag"] is not None else math.nan)
+            failures.add_metric([reader["name"]], reader["failures"])
+        yield lag
+        yield failures
 
         counts, count, total = data["histogram"]
         buckets = [(floatToGoString(bound), n) for bound, n in zip(DISPATCH_BUCKETS_S, counts)]

@@ -9,6 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
 from calls.models import Call
+from core import readers
+from core.models import Event, JournalReader
 from ops import prometheus
 from ops.models import Heartbeat
 from tests.conftest import wait_for
@@ -178,3 +180,17 @@ def test_websocket_clients_of_a_real_server_are_counted(asgi_server, operator, c
     # The next beat (every 5 s) reports the socket gone.
     wait_for(lambda: web_row(0), timeout=10, interval=0.1, message="the web heartbeat after the close")
     assert clients() == 0
+
+
+@pytest.mark.django_db
+def test_each_journal_reader_reports_its_lag_and_failures(client):
+    readers.register("metrics-probe", lambda events: None)
+    try:
+        made = new_call()
+        JournalReader.objects.create(name="metrics-probe", last_id=0, failures=3)
+        got = samples(client.get("/metrics").content.decode())
+        newest = Event.objects.filter(call=made).latest("id").id
+        assert got[("dispatch112_journal_reader_lag_events", frozenset({("reader", "metrics-probe")}))] == newest
+        assert got[("dispatch112_journal_reader_failures", frozenset({("reader", "metrics-probe")}))] == 3
+    finally:
+        readers.unregister("metrics-probe")
