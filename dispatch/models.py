@@ -18,6 +18,13 @@ class Assignment(models.Model):
     service = models.CharField(max_length=16, choices=Service.choices)
     capability = models.CharField(max_length=32, blank=True, default="")
     distance_m = models.FloatField(null=True, blank=True)
+    # The route the unit was chosen by (issue 16): travel time and length over the road
+    # graph (`road`), or the air distance at a nominal speed (`straight_line`) when the
+    # graph is missing, a point is off it, or routing failed or ran past its budget.
+    eta_s = models.FloatField(null=True, blank=True)
+    route_m = models.FloatField(null=True, blank=True)
+    basis = models.CharField(max_length=16, blank=True, default="",
+                             choices=[("road", "road"), ("straight_line", "straight_line")])
     reason = models.CharField(max_length=300, blank=True, default="")
     assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     assigned_at = models.DateTimeField()

@@ -1,0 +1,256 @@
+"""Travel time over the road graph (pgRouting), with the straight line as the fallback.
+
+`travel_times(dest, origins)` costs many origins (the units) to one destination (the call)
+with one Dijkstra run from each of the destination edge's two ends over the *reversed*
+graph: one one-to-many search instead of one search per unit. Points off the network are
+snapped to the nearest edge within ROUTE_SNAP_MAX_M and pay the distance to it at
+ROUTE_OFFROAD_SPEED_KMH; the snapped point splits its edge, so a unit half-way along a
+long street pays only the part it drives.
+
+Routing must never block a dispatch: both queries run in a savepoint under
+`SET LOCAL statement_timeout` (the budget), the savepoint is always rolled back (the
+queries only read; that also undoes the SET and frees the table locks at once), and any
+database error, a timeout, a missing graph or a point off the graph gives the straight
+line instead (`basis: "straight_line"`).
+"""
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+log = logging.getLogger(__name__)
+
+ROAD = "road"
+STRAIGHT_LINE = "straight_line"
+# The fallback's nominal speed over the air distance: urban driving with its detours
+# (an Astana route is ~1.3x the straight line at ~35 km/h, see bench/README.md).
+STRAIGHT_LINE_SPEED_KMH = 25.0
+# Edges read by the search: the box around the points, widened by this much (or by
+# the box's own size, if larger), so a detour to a bridge stays inside.
+MARGIN_M = 3000.0
+EARTH_RADIUS_M = 6_371_008.8
+
+
+@dataclass
+class Leg:
+    eta_s: float
+    route_m: float
+    basis: str
+    geometry: list | None = None  # [[lon, lat], ...] when asked for
+
+    def as_dict(self):
+        return {"eta_s": round(self.eta_s, 1), "route_m": round(self.route_m, 1), "basis": self.basis}
+
+
+def air_m(a, b):
+    """Great-circle metres between two (lon, lat)."""
+    p1, p2 = math.radians(a[1]), math.radians(b[1])
+    dp, dl = p2 - p1, math.radians(b[0] - a[0])
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def straight_leg(origin, dest, with_geometry=False):
+    metres = air_m(origin, dest)
+    return Leg(metres / (STRAIGHT_LINE_SPEED_KMH / 3.6), metres, STRAIGHT_LINE,
+               [list(origin), list(dest)] if with_geometry else None)
+
+
+def _xy(point):
+    """(lon, lat) of a GEOS point or a pair."""
+    return (point.x, point.y) if hasattr(point, "x") else (float(point[0]), float(point[1]))
+
+
+class _Rollback(Exception):
+    pass
+
+
+def travel_times(dest, origins, budget_ms=None):
+    """[Leg] from each origin to `dest` (GEOS points or (lon, lat)), in the same order."""
+    dest = _xy(dest)
+    origins = [_xy(o) for o in origins]
+    if not origins:
+        return []
+    road = _road_costs(dest, origins, budget_ms or settings.DISPATCH_ROUTE_BUDGET_MS, with_geometry=False)
+    return [road.get(i) or straight_leg(o, dest) for i, o in enumerate(origins)]
+
+
+def route(origin, dest, budget_ms=None):
+    """One Leg from origin to dest with its geometry ([[lon, lat], ...])."""
+    origin, dest = _xy(origin), _xy(dest)
+    road = _road_costs(dest, [origin], budget_ms or settings.DISPATCH_ROUTE_BUDGET_MS, with_geometry=True)
+    return road.get(0) or straight_leg(origin, dest, with_geometry=True)
+
+
+def _road_costs(dest, origins, budget_ms, with_geometry):
+    """{origin index: Leg} for the origins reachable by road; {} on any failure."""
+    result = {}
+    try:
+        # Read-only work in a savepoint that is always rolled back: the SET LOCAL ends with
+        # it, and so do the locks on the graph tables (a reload's swap is not held up).
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("SET LOCAL statement_timeout = %s", [int(budget_ms)])
+            result = _costs(cur, dest, origins, with_geometry)
+            raise _Rollback
+    except _Rollback:
+        pass
+    except DatabaseError as exc:
+        # A timeout (budget spent, or the swap of a reload held the tables) or no graph.
+        log.warning("routing failed, ranking by air: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        return {}
+    return result
+
+
+_SNAP_SQL = """
+    WITH q AS (
+        SELECT t.i, ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) AS g
+        FROM unnest(%s::int[], %s::float8[], %s::float8[]) AS t(i, lon, lat)
+    )
+    SELECT DISTINCT ON (q.i) q.i, s.id, s.source, s.target, s.cost_s, s.reverse_cost_s, s.length_m, s.f, s.off_m
+    FROM q CROSS JOIN LATERAL (
+        SELECT e.id, e.source, e.target, e.cost_s, e.reverse_cost_s, e.length_m,
+               ST_LineLocatePoint(e.geom, q.g) AS f,
+               ST_Distance(e.geom::geography, q.g::geography) AS off_m
+        FROM road_edge e
+        ORDER BY e.geom <-> q.g
+        LIMIT 4
+    ) s
+    ORDER BY q.i, s.off_m
+"""
+
+# One Dijkstra per start (the destination edge's ends) to every origin's nodes, over the
+# reversed graph: an edge source->target (cost, reverse_cost) becomes target->source.
+_EDGES_SQL = (
+    "SELECT id, target AS source, source AS target, cost_s AS cost, reverse_cost_s AS reverse_cost "
+    "FROM road_edge WHERE geom && ST_MakeEnvelope({:.7f}, {:.7f}, {:.7f}, {:.7f}, 4326)"
+)
+_DIJKSTRA_SQL = """
+    SELECT d.start_vid, d.end_vid, sum(d.cost), sum(e.length_m)
+    FROM pgr_dijkstra(%s, %s::bigint[], %s::bigint[], true) d
+    LEFT JOIN road_edge e ON e.id = d.edge
+    GROUP BY d.start_vid, d.end_vid
+"""
+
+
+@dataclass
+class _Snap:
+    edge: int
+    source: int
+    target: int
+    cost: float
+    reverse_cost: float
+    length: float
+    f: float
+    off_m: float
+
+
+def _costs(cur, dest, origins, with_geometry):
+    points = [dest, *origins]
+    cur.execute(_SNAP_SQL, [list(range(len(points))), [p[0] for p in points], [p[1] for p in points]])
+    snaps = {row[0]: _Snap(*row[1:]) for row in cur.fetchall() if row[8] <= settings.ROUTE_SNAP_MAX_M}
+    if 0 not in snaps:
+        return {}  # the destination is off the graph (or there is no graph)
+    d = snaps[0]
+    offroad = settings.ROUTE_OFFROAD_SPEED_KMH / 3.6
+    # Arriving at the destination's point along its edge: from `source` forward (if allowed),
+    # from `target` backward. {node: (seconds, metres)}
+    arrive = {}
+    if d.cost >= 0:
+        arrive[d.source] = (d.f * d.cost, d.f * d.length)
+    if d.reverse_cost >= 0:
+        arrive[d.target] = _better(arrive.get(d.target), ((1 - d.f) * d.reverse_cost, (1 - d.f) * d.length))
+    # Leaving each origin's point along its edge: to `target` forward, to `source` backward.
+    depart = {}
+    for i, o in snaps.items():
+        if i == 0:
+            continue
+        ways = {}
+        if o.cost >= 0:
+            ways[o.target] = ((1 - o.f) * o.cost, (1 - o.f) * o.length)
+        if o.reverse_cost >= 0:
+            ways[o.source] = _better(ways.get(o.source), (o.f * o.reverse_cost, o.f * o.length))
+        depart[i] = ways
+    starts = sorted(arrive)
+    ends = sorted({n for ways in depart.values() for n in ways})
+    between = {}  # (destination-side node m, origin-side node n) -> (seconds, metres) n ~> m
+    if starts and ends:
+        cur.execute(_DIJKSTRA_SQL, [_edges_sql(points), starts, ends])
+        for m, n, secs, metres in cur.fetchall():
+            between[(m, n)] = (secs, metres or 0.0)
+    best = {}
+    for i, ways in depart.items():
+        o = snaps[i]
+        options = []
+        for n, (s1, l1) in ways.items():
+            for m, (s2, l2) in arrive.items():
+                hop = (0.0, 0.0) if n == m else between.get((m, n))
+                if hop is not None:
+                    options.append((s1 + hop[0] + s2, l1 + hop[1] + l2, n, m))
+        if o.edge == d.edge:  # on the same stretch: straight along it, if its direction allows
+            if o.f <= d.f and d.cost >= 0:
+                options.append(((d.f - o.f) * d.cost, (d.f - o.f) * d.length, None, None))
+            elif o.f > d.f and d.reverse_cost >= 0:
+                options.append(((o.f - d.f) * d.reverse_cost, (o.f - d.f) * d.length, None, None))
+        if not options:
+            continue  # not reachable by road (another component, a one-way trap): air instead
+        secs, metres, n, m = min(options, key=lambda x: x[0])
+        off_m = o.off_m + d.off_m
+        leg = Leg(secs + off_m / offroad, metres + off_m, ROAD)
+        if with_geometry:
+            leg.geometry = _geometry(cur, points, i, o, d, n, m)
+        best[i - 1] = leg
+    return best
+
+
+def _better(current, candidate):
+    return candidate if current is None or candidate[0] < current[0] else current
+
+
+def _edges_sql(points):
+    lons, lats = [p[0] for p in points], [p[1] for p in points]
+    lat0 = math.radians(sum(lats) / len(lats))
+    span_m = max(air_m((min(lons), min(lats)), (max(lons), max(lats))), MARGIN_M)
+    dy = span_m / 111_320.0
+    dx = span_m / (111_320.0 * max(0.1, math.cos(lat0)))
+    return _EDGES_SQL.format(min(lons) - dx, min(lats) - dy, max(lons) + dx, max(lats) + dy)
+
+
+def _geometry(cur, points, i, o, d, n, m):
+    """[[lon, lat], ...] of the chosen route from origin i to the destination."""
+    coords = [list(points[i])]
+
+    def part(edge, a, b):
+        cur.execute("SELECT ST_AsGeoJSON(ST_LineSubstring(geom, %s, %s)) FROM road_edge WHERE id = %s",
+                    [min(a, b), max(a, b), edge])
+        line = json.loads(cur.fetchone()[0])["coordinates"]
+        return line if a <= b else line[::-1]
+
+    if n is None:  # along the shared edge
+        coords += part(d.edge, o.f, d.f)
+    else:
+        coords += part(o.edge, o.f, 1.0 if n == o.target else 0.0)
+        if n != m:
+            cur.execute(
+                "SELECT d.node, e.source, ST_AsGeoJSON(e.geom) FROM pgr_dijkstra(%s, %s::bigint, %s::bigint, true) d "
+                "JOIN road_edge e ON e.id = d.edge ORDER BY d.path_seq DESC",
+                [_edges_sql(points), m, n],
+            )
+            # Rows run m -> n on the reversed graph; read backwards they run n -> m on the
+            # road: each row's edge arrives at the row's node, leaving the previous row's
+            # node (n for the first).
+            rows = cur.fetchall()
+            for k, (_node, source, geojson) in enumerate(rows):
+                line = json.loads(geojson)["coordinates"]
+                leaving = rows[k - 1][0] if k else n
+                coords += line if source == leaving else line[::-1]
+        coords += part(d.edge, 0.0 if m == d.source else 1.0, d.f)
+    coords.append(list(points[0]))
+    out = []
+    for c in coords:
+        if not out or out[-1] != c:
+            out.append(c)
+    return out
