@@ -32,6 +32,9 @@ def status_config():
             "busy": list(UnitStatus.BUSY),
         },
         "assignment": {"all": list(AssignmentStatus.ALL), "active": list(AssignmentStatus.ACTIVE)},
+        # Names in the request's language; a status shared by kinds (on_scene) reads the same.
+        "labels": {status: str(label) for table in (CallStatus, UnitStatus, AssignmentStatus)
+                   for status, label in table.LABELS.items()},
     }
 
 

@@ -1,5 +1,7 @@
 """A unit's statuses and the moves between them (plain data; core.transitions checks)."""
 
+from django.utils.translation import gettext_lazy as _
+
 
 class UnitStatus:
     OUT_OF_SERVICE = "out_of_service"
@@ -11,6 +13,16 @@ class UnitStatus:
     UNREACHABLE = "unreachable"
     ALL = ("out_of_service", "available", "dispatched", "en_route", "on_scene", "transporting", "unreachable")
     CHOICES = [(s, s) for s in ALL]
+    # What people read (ru/kk/en in locale/); the console and pages get it from the server.
+    LABELS = {
+        "out_of_service": _("Out of service"),
+        "available": _("Available"),
+        "dispatched": _("Dispatched"),
+        "en_route": _("En route"),
+        "on_scene": _("On scene"),
+        "transporting": _("Transporting"),
+        "unreachable": _("Unreachable"),
+    }
     # Statuses in which the unit is working an assignment.
     BUSY = ("dispatched", "en_route", "on_scene")
 

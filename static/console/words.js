@@ -6,13 +6,10 @@ export const _ = window.gettext || ((s) => s);
 export const fmt = (text, values) => (window.interpolate ? window.interpolate(text, values, true) : text);
 export const lang = document.documentElement.lang || "ru";
 
-// Labels only: which statuses exist and how they group is the server's word (ctx.js).
-export const STATUS = {
-  pending: _("Pending"), dispatched: _("Dispatched"), on_scene: _("On scene"), closed: _("Closed"),
-  cancelled: _("Cancelled"), merged: _("Merged"), out_of_service: _("Out of service"), available: _("Available"),
-  en_route: _("En route"), transporting: _("Transporting"), unreachable: _("Unreachable"), assigned: _("Assigned"),
-  acknowledged: _("Acknowledged"), cleared: _("Cleared"), declined: _("Declined"), timed_out: _("Timed out"),
-};
+// Statuses, their groups (ctx.js) and their names are the server's word: the page config
+// carries the names in the operator's language (dispatch/console.py status_config).
+const pageConfig = document.getElementById("console-config");
+const STATUS = pageConfig ? JSON.parse(pageConfig.textContent).statuses.labels : {};
 export const SERVICE = { police: _("Police"), medical: _("Medical"), fire: _("Fire"), utility: _("Utility") };
 export const SERVICE_ORDER = ["police", "medical", "fire", "utility"];
 export const ALERT = {

@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.test import override_settings
+from django.utils import translation
 
 from tests.factories import make_user
 
@@ -48,7 +49,17 @@ def test_console_config_carries_the_servers_status_lists(operator_browser):
     def codes(model):
         return [code for code, _label in model._meta.get_field("status").choices]
 
-    statuses = console_config(operator_browser.get("/"))["statuses"]
+    page = operator_browser.get("/")
+    statuses = console_config(page)["statuses"]
+    # Their names too, in the operator's language: a new status needs no JavaScript.
+    labels = statuses.pop("labels")
+    everything = {*CallStatus.ALL, *UnitStatus.ALL, *AssignmentStatus.ALL}
+    assert set(labels) == everything
+    with translation.override(page["Content-Language"]):
+        for table in (CallStatus, UnitStatus, AssignmentStatus):
+            assert all(labels[status] == str(label) for status, label in table.LABELS.items())
+    with translation.override("ru"):
+        assert str(UnitStatus.LABELS["available"]) == "Свободен"  # translated, not the English text
     assert statuses == {
         "call": {"all": codes(Call), "open": list(CallStatus.OPEN)},
         "unit": {"all": codes(Unit), "free": [UnitStatus.AVAILABLE], "busy": list(UnitStatus.BUSY)},
