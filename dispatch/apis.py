@@ -25,8 +25,9 @@ from units.models import Unit
 from units.serializers import FixIn, PositionReportOut, validate_fixes
 from units.statuses import UNIT_SELF_STATUSES
 
-from . import audit, selectors, services
+from . import audit, services
 from .filters import CallFilter, UnitFilter
+from .history import call_list_representation, call_list_rows, short_reads
 from .models import Assignment
 from .serializers import (
     AssignmentSerializer,
@@ -140,11 +141,11 @@ class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     def list(self, request, *args, **kwargs):
         # The history page: plain rows, not serializer objects over model instances (see
-        # selectors.call_list_representation; held equal to CallSerializer by a test).
+        # history.call_list_representation; held equal to CallSerializer by a test).
         calls = self.filter_queryset(Call.objects.all())
-        with selectors.short_reads():
-            page = self.paginate_queryset(selectors.call_list_rows(calls))
-            response = self.get_paginated_response(selectors.call_list_representation(page))
+        with short_reads():
+            page = self.paginate_queryset(call_list_rows(calls))
+            response = self.get_paginated_response(call_list_representation(page))
         # A search by text is a read of whoever it names; the console's list of open calls
         # (no `q`) is routine work and is not audited.
         query = request.query_params.get("q", "").strip()

@@ -2,8 +2,6 @@
 taking a unit out of service. Views parse input, call one selector or service, and render.
 """
 
-import csv
-import io
 from datetime import timedelta
 
 from asgiref.sync import sync_to_async
@@ -21,51 +19,17 @@ from rest_framework.views import APIView
 from accounts.access import IsSupervisor
 from calls.models import Call
 from units.models import Unit
+from units.selectors import TRACK_MAX_SPAN, unit_track
 from units.statuses import UnitStatus
 
-from . import audit, selectors, services
+from . import audit, services
+from .eido import call_eido
+from .export import call_export_rows, csv_chunks
 from .filters import CallFilter
 from .serializers import UnitLocationOutSerializer, UnitRefSerializer, UnitSerializer
+from .stats import STATS_MAX_DAYS, call_statistics, stats_period
 
 # --- CSV export ----------------------------------------------------------------------------------
-
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection,
-# OWASP): such cells get a leading apostrophe, which makes them text.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value):
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-def _csv_cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return csv_safe(";".join(value))
-    if hasattr(value, "isoformat"):
-        return timezone.localtime(value).isoformat()
-    return csv_safe(value)
-
-
-def csv_chunks(rows, chunk_chars=64 * 1024):
-    """Encode selector rows as CSV, yielding bytes about every `chunk_chars` characters.
-
-    The first chunk starts with a UTF-8 byte-order mark: without it Excel opens Cyrillic
-    addresses as mojibake."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")
-    writer.writerow(selectors.EXPORT_COLUMNS)
-    for row in rows:
-        writer.writerow([_csv_cell(v) for v in row])
-        if buffer.tell() >= chunk_chars:
-            yield buffer.getvalue().encode()
-            buffer = io.StringIO()  # a fresh buffer: truncate() would keep the old capacity
-            writer = csv.writer(buffer)
-    yield buffer.getvalue().encode()
 
 
 async def _async_chunks(chunks):
@@ -105,7 +69,7 @@ class CallExportView(GenericAPIView):
             request=request, action=audit.Action.CALLS_EXPORTED, query=request.query_params.get("q", "").strip(),
             filters=audit.search_filters(request.query_params, CallFilter.base_filters),
         )
-        chunks = csv_chunks(audit.read_audit_count_rows(row, selectors.call_export_rows(queryset)))
+        chunks = csv_chunks(audit.read_audit_count_rows(row, call_export_rows(queryset)))
         if isinstance(request._request, ASGIRequest):
             content = _async_chunks(chunks)
         else:
@@ -125,12 +89,12 @@ class StatsQuery(serializers.Serializer):
     received_before = serializers.DateTimeField(required=False)
 
     def validate(self, attrs):
-        start, end = selectors.stats_period(attrs.get("received_after"), attrs.get("received_before"))
+        start, end = stats_period(attrs.get("received_after"), attrs.get("received_before"))
         if start >= end:
             raise serializers.ValidationError({"received_before": "Must be later than received_after."})
-        if end - start > timedelta(days=selectors.STATS_MAX_DAYS):
+        if end - start > timedelta(days=STATS_MAX_DAYS):
             raise serializers.ValidationError(
-                {"received_after": f"The period is at most {selectors.STATS_MAX_DAYS} days."})
+                {"received_after": f"The period is at most {STATS_MAX_DAYS} days."})
         return {"start": start, "end": end}
 
 
@@ -142,12 +106,12 @@ class StatsView(APIView):
 
     @extend_schema(
         parameters=[StatsQuery],
-        responses=OpenApiResponse(OpenApiTypes.OBJECT, description="See dispatch.selectors.call_statistics"),
+        responses=OpenApiResponse(OpenApiTypes.OBJECT, description="See dispatch.stats.call_statistics"),
     )
     def get(self, request):
         query = StatsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(selectors.call_statistics(**query.validated_data))
+        return Response(call_statistics(**query.validated_data))
 
 
 # --- one call as a NENA EIDO --------------------------------------------------------------------
@@ -162,7 +126,7 @@ class CallEidoView(APIView):
     @extend_schema(responses=OpenApiResponse(OpenApiTypes.OBJECT, description="NENA-STA-021 EIDO"))
     def get(self, request, pk):
         get_object_or_404(Call, pk=pk)
-        document = selectors.call_eido(call_id=pk)
+        document = call_eido(call_id=pk)
         audit.read_audit_record(request=request, action=audit.Action.CALL_EIDO, call_id=pk)
         response = Response(document)
         response["Content-Disposition"] = f'inline; filename="eido-{pk}.json"'
@@ -182,7 +146,7 @@ class TrackQuery(serializers.Serializer):
         start = attrs.get("from") or end - timedelta(hours=1)
         if start >= end:
             raise serializers.ValidationError({"to": "Must be later than from."})
-        if end - start > selectors.TRACK_MAX_SPAN:
+        if end - start > TRACK_MAX_SPAN:
             raise serializers.ValidationError({"from": "The window is at most 24 hours."})
         return {"from": start, "to": end}
 
@@ -212,7 +176,7 @@ class UnitTrackView(APIView):
         query = TrackQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         window = query.validated_data
-        points, truncated = selectors.unit_track(unit_id=unit.pk, start=window["from"], end=window["to"])
+        points, truncated = unit_track(unit_id=unit.pk, start=window["from"], end=window["to"])
         return Response(TrackOut({"unit": unit, **window, "points": points, "truncated": truncated}).data)
 
 

@@ -12,8 +12,8 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from calls.models import Call, IncidentType
-from dispatch import selectors
-from dispatch.supervisor_apis import csv_safe
+from dispatch import export
+from dispatch.export import csv_safe
 from tests.conftest import point
 from tests.factories import UnitFactory, token_for
 
@@ -88,11 +88,9 @@ def test_injected_address_is_neutralised_in_the_file(supervisor_client):
 
 
 def test_five_thousand_calls_stream_chunk_by_chunk_in_bounded_memory(supervisor_client, monkeypatch):
-    from dispatch import selectors
-
     # Smaller cursor batches than production's, so that "one batch" and "the whole file"
     # are far apart even at 5,000 rows.
-    monkeypatch.setattr(selectors, "EXPORT_CHUNK_ROWS", 250)
+    monkeypatch.setattr(export, "EXPORT_CHUNK_ROWS", 250)
     incident_type = IncidentType.objects.get(code="cardiac_arrest")
     now = timezone.now()
     address = "проспект Кабанбай батыра, дом 11, подъезд 2, " * 9  # ~420 characters: a 2.5 MB file
@@ -153,8 +151,8 @@ def test_keyset_pages_give_every_call_once_in_order_even_with_equal_times():
     same = timezone.now().replace(microsecond=0) - timedelta(hours=2)
     for i in range(23):
         make_call(same if i % 3 else same - timedelta(seconds=i))  # many calls share a received_at
-    whole = list(selectors.call_export_rows(Call.objects.all(), chunk_size=1000))
-    paged = list(selectors.call_export_rows(Call.objects.all(), chunk_size=4))
+    whole = list(export.call_export_rows(Call.objects.all(), chunk_size=1000))
+    paged = list(export.call_export_rows(Call.objects.all(), chunk_size=4))
     assert paged == whole and len(whole) == 23
     assert len({row[0] for row in paged}) == 23
 
@@ -164,7 +162,7 @@ def test_no_transaction_is_held_while_the_client_reads_the_download():
     """Issue 13, item 7: a slow download held one open for its whole length."""
     for i in range(12):
         make_call(timezone.now() - timedelta(minutes=i))
-    rows = selectors.call_export_rows(Call.objects.all(), chunk_size=5)
+    rows = export.call_export_rows(Call.objects.all(), chunk_size=5)
     first = next(rows)
     assert first is not None
     assert not connection.in_atomic_block

@@ -202,7 +202,7 @@ def test_q_words_are_literal_text_not_patterns(supervisor_client):
 
 
 def test_history_pages_show_each_call_exactly_as_the_call_endpoint_does(supervisor_client, supervisor):
-    """The list is built from plain rows (selectors.call_list_representation) for speed;
+    """The list is built from plain rows (dispatch.history.call_list_representation) for speed;
     every kind of call must come out field for field as CallSerializer writes it."""
     unit, other = UnitFactory(service="medical"), UnitFactory(service="police")
     now = timezone.now()
@@ -261,7 +261,7 @@ def test_a_forged_cursor_is_a_404_not_a_500(supervisor_client, position):
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/St_Johns", "Asia/Kathmandu"])
 def test_list_times_match_the_call_endpoint_in_any_time_zone(supervisor_client, zone):
-    """The list formats its own timestamps (selectors.call_list_representation): `Z` for
+    """The list formats its own timestamps (dispatch.history.call_list_representation): `Z` for
     UTC, summer and winter offsets, negative and half-hour ones, a historical offset with
     seconds, with and without microseconds — always as DRF writes them."""
     unit = UnitFactory(service="medical")

@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from calls.models import Call
 from core.errors import InvalidOperation
-from dispatch import engine, metrics, selectors, services
+from dispatch import engine, metrics, services
 from dispatch.metrics import backfill_call_metrics, record_call_metrics
 from dispatch.models import Assignment, CallMetrics, CallServiceMetrics
+from dispatch.stats import call_statistics
 from dispatch.tasks import measure_ended_calls
 from tests.conftest import point
 from tests.factories import UnitFactory, new_call
@@ -43,7 +44,7 @@ def worked_calls():
 
 def period_stats():
     now = timezone.now()
-    return selectors.call_statistics(start=now - timedelta(hours=1), end=now + timedelta(hours=1))
+    return call_statistics(start=now - timedelta(hours=1), end=now + timedelta(hours=1))
 
 
 def without_outcomes(stats):
