@@ -3,7 +3,11 @@
 Selection is a KNN scan (`<->` on geography, GeometryDistance in Django) over the
 partial GiST index of available units, then a conditional claim
 `UPDATE unit SET status='dispatched' WHERE id=… AND status='available'`: one row changed
-means this transaction won the unit. No SKIP LOCKED, so a unit whose GPS row is locked
+means this transaction won the unit. By road (issue 16): the K nearest by air
+(DISPATCH_ROUTE_CANDIDATES) are ranked by travel time over the road graph, costed in one
+pgRouting query under a time budget (dispatch/routing.py); without a graph, off it, or
+past the budget the straight line ranks them, so routing never holds a dispatch up. The
+claim below is the same whatever the order. No SKIP LOCKED, so a unit whose GPS row is locked
 for a millisecond is waited for, not passed over (PITFALLS.md). The unique partial index
 `one_active_assignment_per_unit` makes a double assignment impossible even if this code
 were wrong.
@@ -32,6 +36,7 @@ from dispatch.statuses import AssignmentStatus
 from units.models import Unit
 from units.statuses import UnitStatus
 
+from . import routing
 from .models import Assignment
 
 log = logging.getLogger(__name__)
@@ -54,8 +59,14 @@ def fresh_cutoff(now=None):
     return (now or timezone.now()) - timedelta(seconds=settings.DISPATCH_STALE_LOCATION_S)
 
 
-def candidate_units(point, service, capability="", exclude=(), limit=CANDIDATES, now=None):
-    """The nearest available, fresh units of a service with a capability, nearest first."""
+def candidate_units(point, service, capability="", exclude=(), limit=None, now=None, by_road=True):
+    """The nearest available, fresh units of a service with a capability, nearest first.
+
+    `by_road`: the DISPATCH_ROUTE_CANDIDATES nearest by air, each with `leg` (eta_s,
+    route_m, basis), ordered by travel time; otherwise `limit` (CANDIDATES) by air only.
+    """
+    if limit is None:
+        limit = settings.DISPATCH_ROUTE_CANDIDATES if by_road else CANDIDATES
     qs = Unit.objects.filter(
         service=service,
         status=UnitStatus.AVAILABLE,
@@ -68,11 +79,16 @@ def candidate_units(point, service, capability="", exclude=(), limit=CANDIDATES,
         qs = qs.exclude(id__in=list(exclude))
     # Order by the KNN operator only; the exact spheroid distance is computed for the
     # few rows returned, never used for ordering (that would scan every unit).
-    return list(
+    units = list(
         qs.annotate(knn=GeometryDistance("location", point), distance=Distance("location", point)).order_by("knn")[
             :limit
         ]
     )
+    if by_road and units:
+        for unit, leg in zip(units, routing.travel_times(point, [u.location for u in units]), strict=True):
+            unit.leg = leg
+        units.sort(key=lambda u: u.leg.eta_s)  # stable: equal times keep the air order
+    return units
 
 
 def plan_gaps(call):
@@ -279,17 +295,27 @@ def _fill_one_slot(call_id, skip_lines, in_order=False):
                     # the unit's row: never before the unit's previous assignment ended.
                     claimed_at = timezone.now()
                     _create_assignment(call, unit, service, capability, unit.distance.m, claimed_at, actor=None,
-                                       reason=_auto_reason(unit, capability))
+                                       reason=_auto_reason(unit, capability), route=unit.leg)
                     return "assigned", (service, capability)
         return ("queued" if left_to_others else "unfillable"), (service, capability)
 
 
 def _auto_reason(unit, capability):
     cap = f" with {capability}" if capability else ""
-    return f"nearest available {unit.service} unit{cap}, {unit.distance.m:.0f} m (position fresh)"
+    leg = unit.leg
+    if leg.basis == routing.ROAD:
+        how = f"by road: ETA {_minutes(leg.eta_s)}, {leg.route_m:.0f} m"
+    else:
+        how = f"by air: {unit.distance.m:.0f} m, ETA ~{_minutes(leg.eta_s)} (no road route)"
+    return f"nearest available {unit.service} unit{cap} {how} (position fresh)"
 
 
-def _create_assignment(call, unit, service, capability, distance_m, now, actor, reason):
+def _minutes(seconds):
+    seconds = round(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def _create_assignment(call, unit, service, capability, distance_m, now, actor, reason, route=None):
     """Insert the assignment for an already-claimed unit and record it. Holds call + unit."""
     unit.status = UnitStatus.DISPATCHED
     unit.status_changed_at = now
@@ -300,6 +326,9 @@ def _create_assignment(call, unit, service, capability, distance_m, now, actor, 
         service=service,
         capability=capability,
         distance_m=distance_m,
+        eta_s=route.eta_s if route else None,
+        route_m=route.route_m if route else None,
+        basis=route.basis if route else "",
         reason=reason,
         assigned_by=actor,
         assigned_at=now,

@@ -11,6 +11,8 @@ from core.models import Event
 from dispatch.statuses import AssignmentStatus
 from units.models import Unit
 
+from . import routing
+from .filters import parse_near
 from .models import Assignment
 
 
@@ -31,14 +33,20 @@ class UnitRefSerializer(serializers.ModelSerializer):
 class AssignmentSerializer(serializers.ModelSerializer):
     unit = UnitRefSerializer(read_only=True)
     call_reference = serializers.CharField(source="call.reference", read_only=True)
+    # "road" | "straight_line"; null for an assignment made without positions (issue 16).
+    basis = serializers.SerializerMethodField()
 
     class Meta:
         model = Assignment
         fields = [
-            "id", "call", "call_reference", "unit", "status", "service", "capability", "distance_m", "reason",
+            "id", "call", "call_reference", "unit", "status", "service", "capability", "distance_m",
+            "eta_s", "route_m", "basis", "reason",
             "assigned_at", "ack_deadline", "acknowledged_at", "on_scene_at", "cleared_at", "ended_at", "end_reason",
         ]
         read_only_fields = fields
+
+    def get_basis(self, assignment) -> str | None:
+        return assignment.basis or None
 
 
 class LocationOutSerializer(serializers.Serializer):
@@ -66,6 +74,7 @@ class CallSerializer(serializers.ModelSerializer):
             "id", "reference", "status", "priority", "incident_type", "caller_phone", "caller_name", "channel",
             "description", "address", "location", "received_at", "dispatched_at", "on_scene_at", "closed_at",
             "hold_reason", "possible_duplicates", "merged_into", "unmet_needs", "assignments", "disposition",
+            "alarm",
         ]
         read_only_fields = fields
 
@@ -109,12 +118,35 @@ class ActiveAssignmentRefSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
+class _UnitListSerializer(serializers.ListSerializer):
+    """The unit list: with `near=lat,lon,r` each item also carries `eta_s`, its travel time to
+    that point (road, else straight line; null without a position), costed for the whole
+    page in one routing query (issue 16)."""
+
+    def to_representation(self, data):
+        units = list(data.all() if hasattr(data, "all") else data)
+        items = [self.child.to_representation(unit) for unit in units]
+        request = self.context.get("request")
+        near = request.query_params.get("near") if request is not None else None
+        if near:
+            point, _metres = parse_near(near)  # already checked by the filter
+            located = [(item, unit) for item, unit in zip(items, units, strict=True) if unit.location is not None]
+            legs = routing.travel_times(point, [unit.location for _item, unit in located])
+            for item in items:
+                item["eta_s"] = None
+            for (item, _unit), leg in zip(located, legs, strict=True):
+                item["eta_s"] = round(leg.eta_s, 1)
+                item["eta_basis"] = leg.basis
+        return items
+
+
 class UnitSerializer(serializers.ModelSerializer):
     location = serializers.SerializerMethodField()
     active_assignment = serializers.SerializerMethodField()
 
     class Meta:
         model = Unit
+        list_serializer_class = _UnitListSerializer
         fields = ["id", "callsign", "service", "capabilities", "status", "home_station", "active_assignment", "location"]
         read_only_fields = fields
 

@@ -21,7 +21,7 @@ from dispatch.statuses import ASSIGNMENT_TRANSITIONS, AssignmentStatus
 from units.models import Unit
 from units.statuses import UNIT_SELF_STATUSES, UNIT_TRANSITIONS, UnitStatus
 
-from . import engine
+from . import engine, routing
 from .metrics import record_call_metrics
 from .models import Assignment
 
@@ -207,7 +207,11 @@ def assign_unit(*, call_id, unit_id, actor=None):
         distance = _geodesic_m(call, unit) if call.location is not None and unit.location is not None else None
         Unit.objects.filter(pk=unit.pk).update(status=UnitStatus.DISPATCHED, status_changed_at=now)
         reason = f"assigned by {actor.get_username() if actor else 'operator'}"
-        return engine._create_assignment(call, unit, service, capability, distance, now, actor, reason)
+        route = None
+        if distance is not None:
+            route = routing.travel_times(call.location, [unit.location])[0]
+            reason += f", ETA {engine._minutes(route.eta_s)} ({route.basis.replace('_', ' ')})"
+        return engine._create_assignment(call, unit, service, capability, distance, now, actor, reason, route=route)
 
 
 def _geodesic_m(call, unit):
