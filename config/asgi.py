@@ -12,6 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from dispatch.consumers import EventConsumer  # noqa: E402
+from dispatch.unit_consumer import UnitFeedConsumer  # noqa: E402
 from dispatch.ws_auth import TokenOrSessionAuthMiddleware  # noqa: E402
 from ops import logscrub  # noqa: E402
 from units.ingest import PositionIngest  # noqa: E402
@@ -29,6 +30,9 @@ application = ProtocolTypeRouter(
     {
         # The position reports of every unit's phone skip Django (units/ingest.py).
         "http": PositionIngest(django_asgi_app),
-        "websocket": TokenOrSessionAuthMiddleware(URLRouter([path("ws/events/", EventConsumer.as_asgi())])),
+        "websocket": TokenOrSessionAuthMiddleware(URLRouter([
+            path("ws/events/", EventConsumer.as_asgi()),
+            path("ws/unit/", UnitFeedConsumer.as_asgi()),  # a unit's device: its own events only
+        ])),
     }
 )

@@ -1,4 +1,6 @@
-"""The live feed: /ws/events/?since=ID for operators and supervisors.
+"""The live feeds: /ws/events/?since=ID for operators and supervisors; the base class here is
+shared with the unit feed /ws/unit/ (dispatch/unit_consumer.py), which relays a filtered part
+of the same journal.
 
 The consumer only authenticates, joins the group, replays the backlog and relays
 (STYLE.md). The channel layer is a doorbell: each message carries the event and the id of
@@ -12,6 +14,11 @@ When the channel layer (Redis) is down the feed keeps working from PostgreSQL al
 socket is accepted anyway, the client is told `{"type": "status", "degraded": true}`,
 and the journal is read every DEGRADED_POLL_S until the group can be joined again
 (`degraded: false`). Reading from the layer never ends the socket either.
+
+`last_id` is the last journal id this socket has *examined*: the operators' feed sends
+every row, so it is also the last id sent; a filtered feed (the unit's) skips rows that
+are not its business but still moves past them, so the doorbell's `previous_id` check
+works on the whole journal for both.
 """
 
 import asyncio
@@ -52,16 +59,6 @@ def _latest_id():
     return Event.objects.aggregate(m=Max("id"))["m"] or 0
 
 
-@database_sync_to_async
-def _allowed(user):
-    return is_operator(user)
-
-
-@database_sync_to_async
-def _still_allowed(scope):
-    return credential_is_live(scope) and is_operator(scope["user"])
-
-
 _newest = {"at": 0.0, "id": 0, "lock": None}
 
 
@@ -76,12 +73,34 @@ async def _newest_id_shared():
         return _newest["id"]
 
 
-class EventConsumer(AsyncJsonWebsocketConsumer):
+class JournalFeedConsumer(AsyncJsonWebsocketConsumer):
+    """Authenticate, join the doorbell group, replay from ?since, relay; subclasses say who
+    may connect (`allowed`, `still_allowed`), which rows concern them (`concerns`) and how
+    the journal is read for them (`read_journal`)."""
+
     # Class defaults: the channel-layer reader may run before connect() sets them.
     degraded = False
     heartbeat = None
     reauth = None
     closed = False  # set by close()/disconnect(): nothing is sent or started after it
+
+    def allowed(self, user):
+        """May this user open the feed? (sync, runs in a thread; may note what it read)"""
+        raise NotImplementedError
+
+    def still_allowed(self, scope):
+        """Re-authorisation of an open socket (sync, runs in a thread)."""
+        raise NotImplementedError
+
+    def concerns(self, event):
+        """Does this doorbell event go to the client? True, False, or None: only the journal
+        can tell (then the rows after last_id are read with read_journal)."""
+        return True
+
+    async def read_journal(self, last_id):
+        """(messages to send, the last id examined, whether more rows may follow)."""
+        rows = await _events_after(last_id, REPLAY_BATCH)
+        return rows, (rows[-1]["id"] if rows else last_id), len(rows) == REPLAY_BATCH
 
     async def connect(self):
         self.last_id = 0
@@ -90,7 +109,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             if self.scope.get("db_unavailable"):
                 raise DatabaseError("could not authenticate")
             user = self.scope.get("user")
-            if self.scope.get("auth_error") or not await _allowed(user):
+            if self.scope.get("auth_error") or not await database_sync_to_async(self.allowed)(user):
                 await self.close(code=4403)
                 return
             since = self._since()
@@ -170,7 +189,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         if self.closed:
             return
         try:
-            live = await _still_allowed(self.scope)
+            live = await database_sync_to_async(self.still_allowed)(self.scope)
         except DatabaseError as exc:  # cannot tell now: the next check decides
             log.info("websocket re-authorisation postponed: %s", exc)
             return
@@ -185,7 +204,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content, **kwargs):
         # The only message a client may send: a ping, answered with the last id this socket
-        # sent (a client can compare it with its own). Anything else is ignored.
+        # examined (sent, on the operators' feed; a client can compare it with its own, or
+        # resume from it). Anything else is ignored.
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong", "id": None, "last_id": self.last_id})
 
@@ -202,7 +222,12 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 if item.get("previous_id") != self.last_id:
                     gap = True  # something before this one never rang: read the journal
                     break
-                await self.send_json(event)
+                verdict = self.concerns(event)
+                if verdict is None:
+                    gap = True  # only the journal can tell: read it from here
+                    break
+                if verdict:
+                    await self.send_json(event)
                 self.last_id = event["id"]
         if gap:
             try:
@@ -215,11 +240,12 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     async def catch_up(self):
         async with self.lock:
             while True:
-                rows = await _events_after(self.last_id, REPLAY_BATCH)
+                rows, examined, more = await self.read_journal(self.last_id)
                 for row in rows:
                     await self.send_json(row)
                     self.last_id = row["id"]
-                if len(rows) < REPLAY_BATCH:
+                self.last_id = max(self.last_id, examined)
+                if not more:
                     return
 
     async def _join(self):
@@ -301,3 +327,13 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                     # Let the client reconnect and resume from its last id.
                     await self.close(code=TRY_AGAIN_LATER)
                     return
+
+
+class EventConsumer(JournalFeedConsumer):
+    """/ws/events/: the whole journal, for operators and supervisors."""
+
+    def allowed(self, user):
+        return is_operator(user)
+
+    def still_allowed(self, scope):
+        return credential_is_live(scope) and is_operator(scope["user"])
