@@ -3,6 +3,8 @@
 from rest_framework.permissions import BasePermission
 
 OPERATOR, SUPERVISOR, GATEWAY = "operator", "supervisor", "gateway"
+# A partner system that posts alarms (integrations/): a machine account per source.
+ALARM_SOURCE = "alarm_source"
 
 
 def user_roles(user):
@@ -26,6 +28,12 @@ def is_supervisor(user):
 
 def is_gateway(user):
     return bool(user and user.is_authenticated and (user.is_superuser or GATEWAY in user_roles(user)))
+
+
+def is_alarm_source(user):
+    """A registered alarm source's machine account (never a superuser by default: an alarm
+    names its source, and only the source's own account may speak for it)."""
+    return bool(user and user.is_authenticated and ALARM_SOURCE in user_roles(user))
 
 
 def responder_unit(user):
@@ -57,6 +65,13 @@ class IsGateway(BasePermission):
 
     def has_permission(self, request, view):
         return is_gateway(request.user)
+
+
+class IsAlarmSource(BasePermission):
+    message = "Registered alarm sources only."
+
+    def has_permission(self, request, view):
+        return is_alarm_source(request.user)
 
 
 class IsResponder(BasePermission):

@@ -1,7 +1,7 @@
 """API tokens: stored as a SHA-512 digest (django-rest-knox), shown once, found by digest.
 
-Three kinds, told apart by the account: a unit's device token and a gateway's machine
-token live until they are replaced or revoked; a person's token (operators, supervisors)
+Three kinds, told apart by the account: a unit's device token and a gateway's or alarm
+source's machine token live until they are replaced or revoked; a person's token (operators, supervisors)
 expires after API_TOKEN_TTL_HOURS. A password change or deactivation revokes every token
 of the account (accounts/signals.py), and revocation closes the account's open websockets.
 """
@@ -15,7 +15,7 @@ from knox.crypto import hash_token
 from knox.models import AuthToken
 from knox.settings import CONSTANTS
 
-from .access import GATEWAY
+from .access import ALARM_SOURCE, GATEWAY
 
 # Tokens issued before issue 14 were DRF's 40-hex keys; they were moved here by digest,
 # so length is not checked, only that the text is a plausible token.
@@ -32,7 +32,7 @@ def _is_machine(user):
             return True
     except Exception:  # RelatedObjectDoesNotExist
         pass
-    return user.groups.filter(name=GATEWAY).exists()
+    return user.groups.filter(name__in=[GATEWAY, ALARM_SOURCE]).exists()
 
 
 def issue_token(user, *, replace=False, with_row=False):

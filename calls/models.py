@@ -56,6 +56,7 @@ class Channel(models.TextChoices):
     AML = "aml"
     APP = "app"
     ECALL = "ecall"
+    ALARM = "alarm"  # a partner system's alarm (integrations: cameras, panic buttons)
 
 
 class LocationSource(models.TextChoices):
@@ -63,6 +64,7 @@ class LocationSource(models.TextChoices):
     CALLER_APP = "caller_app"
     ADDRESS = "address"
     OPERATOR = "operator"
+    ALARM = "alarm"  # the point a partner's alarm reported (a camera's, a panic button's)
 
 
 class Disposition(models.TextChoices):
@@ -113,6 +115,9 @@ class Call(models.Model):
     # When the retention (dispatch/retention.py) erased the caller's personal data; the
     # call's facts (type, priority, times, units, a generalised location) remain.
     personal_data_erased_at = models.DateTimeField(null=True, blank=True)
+    # The partner alarm that raised this call (channel "alarm", integrations/): {"source",
+    # "source_name", "kind", "external_id", "occurred_at", "media_url"}; null for other calls.
+    alarm = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -101,7 +101,10 @@ def _apply_location(call, location, address):
 
 @transaction.atomic
 def call_create(*, actor, incident_type, priority=None, caller_phone="", caller_name="", channel="voice",
-                description="", location=None, address=None, received_at=None):
+                description="", location=None, address=None, received_at=None, hold_reason="", alarm=None):
+    """A new call. `hold_reason` keeps it from dispatch until an operator releases it
+    (dispatch.services.call_release), as a partner's unconfirmed alarm is; `alarm` is the
+    partner alarm that raised it (Call.alarm)."""
     now = timezone.now()
     call = Call(
         incident_type=incident_type,
@@ -113,13 +116,15 @@ def call_create(*, actor, incident_type, priority=None, caller_phone="", caller_
         received_at=received_at or now,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
         dispatch_requested_at=now,
+        hold_reason=hold_reason or "",
+        alarm=alarm,
     )
     problem = _apply_location(call, location, address)
     aml = _recent_aml_fix(call)
     duplicates = find_possible_duplicates(
         incident_type_id=incident_type.id, point=call.location, accuracy_m=call.location_accuracy_m, now=now
     )
-    if duplicates and holds_as_duplicate(call.priority):
+    if duplicates and holds_as_duplicate(call.priority) and not call.hold_reason:
         call.hold_reason = "possible_duplicate"
     call.save()
     # The reference carries the id, so it is known only after the insert.
@@ -144,7 +149,7 @@ def _raise_location_alerts(call, actor, problem, duplicates):
                   "detail": problem or "no location given"},
         )
     if duplicates:
-        held = call.hold_reason == "possible_duplicate"
+        held = bool(call.hold_reason)
         record_event(
             "alert.raised", call=call, actor=actor,
             summary="possible duplicate" if held else "possible duplicate, dispatched (P1/P2 are never held)",

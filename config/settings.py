@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "calls",
     "units",
     "dispatch",
+    "integrations",
     "ops",
 ]
 
@@ -224,6 +225,17 @@ JOURNAL_READERS_INTERVAL_S = _setting("JOURNAL_READERS_INTERVAL_S", float, 2.0, 
 # apps' own: a centre's local integrations, without changing the apps.
 JOURNAL_READER_MODULES = [m.strip() for m in os.environ.get("JOURNAL_READER_MODULES", "").split(",") if m.strip()]
 JOURNAL_READER_BACKOFF_MAX_S = _setting("JOURNAL_READER_BACKOFF_MAX_S", float, 300.0, lambda v: 1 <= v <= 86400)
+# Readers call partners over the network: their tasks go to a queue of their own, consumed
+# by the Procfile's `readers` worker, so a slow partner never holds up a dispatch task.
+CELERY_TASK_ROUTES = {
+    "core.tasks.run_journal_readers": {"queue": "journal"},
+    "core.tasks.run_journal_reader": {"queue": "journal"},
+}
+# Partner webhooks (integrations/, docs/integrations.md): only these hosts (`host` or
+# `host:port`) may be registered, so the server cannot be turned against the internal network.
+WEBHOOK_ALLOWED_HOSTS = [h.strip().lower() for h in os.environ.get("WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()]
+WEBHOOK_CONNECT_TIMEOUT_S = _setting("WEBHOOK_CONNECT_TIMEOUT_S", float, 3.0, lambda v: 0.1 <= v <= 60)
+WEBHOOK_READ_TIMEOUT_S = _setting("WEBHOOK_READ_TIMEOUT_S", float, 5.0, lambda v: 0.1 <= v <= 60)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-sweep": {
         "task": "dispatch.tasks.sweep",

@@ -31,6 +31,7 @@ api = [
     path("geocode/reverse/", ReverseGeocodeView.as_view(), name="geocode-reverse"),
     path("aml/", AmlView.as_view(), name="aml"),
     path("", include("dispatch.supervisor_urls")),
+    path("", include("integrations.urls")),
     path("", include(router.urls)),
 ]
 

@@ -25,7 +25,16 @@ where `send_sms(events)` takes a list of core.models.Event and either returns No
 handled) or the id of the last event it handled (the cursor stops there; the rest come
 again in the next run), or raises (nothing is taken as handled; retried after back-off).
 A new reader starts at the live edge (events recorded after its first run), or at the
-journal's beginning with `start="beginning"`.
+journal's beginning with `start="beginning"`. A handler that got part way and then failed
+raises `Stopped(last_handled_id, cause)`: the cursor keeps the progress and the failure
+backs off as any other.
+
+A family is a set of readers whose list lives in the database (one per partner system's
+subscription, integrations/): `register_family("webhook:", names=..., reader_for=...)`,
+where `names()` gives the members' full names ("webhook:12") and `reader_for(name)` builds
+the member's Reader (`make_reader(...)`), or None when it no longer exists. The runner,
+`due_readers()` and `reader_status()` treat members like registered readers, each with its
+own cursor row, back-off and lock.
 """
 
 import logging
@@ -61,12 +70,25 @@ class Reader:
 _registry = {}
 
 
-def register(name, handle, *, types=None, batch=100, start="live"):
+class Stopped(Exception):
+    """Raised by a handler that handled the events up to `handled_id`, then failed."""
+
+    def __init__(self, handled_id, cause):
+        super().__init__(str(cause))
+        self.handled_id = handled_id
+        self.cause = cause
+
+
+def make_reader(name, handle, *, types=None, batch=100, start="live"):
     if start not in ("live", "beginning"):
         raise ValueError("start must be 'live' or 'beginning'")
     if not 1 <= batch <= 10_000:
         raise ValueError("batch must be between 1 and 10000")
-    _registry[name] = Reader(name, handle, frozenset(types) if types is not None else None, batch, start)
+    return Reader(name, handle, frozenset(types) if types is not None else None, batch, start)
+
+
+def register(name, handle, *, types=None, batch=100, start="live"):
+    _registry[name] = make_reader(name, handle, types=types, batch=batch, start=start)
 
 
 def unregister(name):
@@ -77,6 +99,44 @@ def registered():
     return dict(_registry)
 
 
+@dataclass(frozen=True)
+class Family:
+    prefix: str
+    names: object  # () -> iterable of member names, each starting with prefix
+    reader_for: object  # (name) -> Reader or None
+
+
+_families = {}
+
+
+def register_family(prefix, *, names, reader_for):
+    if not prefix:
+        raise ValueError("a family needs a prefix")
+    _families[prefix] = Family(prefix, names, reader_for)
+
+
+def unregister_family(prefix):
+    _families.pop(prefix, None)
+
+
+def _lookup(name):
+    reader = _registry.get(name)
+    if reader is not None:
+        return reader
+    for prefix, family in _families.items():
+        if name.startswith(prefix):
+            return family.reader_for(name)
+    return None
+
+
+def all_names():
+    """Registered readers, then every family's current members."""
+    names = list(_registry)
+    for family in _families.values():
+        names.extend(n for n in family.names() if n not in _registry)
+    return names
+
+
 def backoff_s(failures):
     return min(settings.JOURNAL_READER_BACKOFF_MAX_S, 2 ** min(failures, 20))
 
@@ -84,12 +144,13 @@ def backoff_s(failures):
 def due_readers(now=None):
     """Names of the registered readers that may run now (not paused, not backing off)."""
     now = now or timezone.now()
+    names = all_names()
     waiting = set(
-        JournalReader.objects.filter(name__in=list(_registry))
+        JournalReader.objects.filter(name__in=names)
         .filter(paused=False, next_attempt_at__gt=now).values_list("name", flat=True)
     )
-    paused = set(JournalReader.objects.filter(name__in=list(_registry), paused=True).values_list("name", flat=True))
-    return [name for name in _registry if name not in waiting and name not in paused]
+    paused = set(JournalReader.objects.filter(name__in=names, paused=True).values_list("name", flat=True))
+    return [name for name in names if name not in waiting and name not in paused]
 
 
 class _ReaderLock:
@@ -123,11 +184,11 @@ def _cursor_row(reader):
 
 def run(name, *, budget_s=READER_BUDGET_S):
     """One bounded run of a reader: "ok", "busy" (running elsewhere), "waiting", "failed"."""
-    reader = _registry.get(name)
-    if reader is None:
-        return "unknown"
     if connection.in_atomic_block:
         raise RuntimeError("a journal reader must not run inside a transaction")
+    reader = _lookup(name)
+    if reader is None:
+        return "unknown"
     with _ReaderLock(name) as got:
         if not got:
             return "busy"
@@ -142,6 +203,13 @@ def run(name, *, budget_s=READER_BUDGET_S):
             wanted = [event for event in rows if reader.wants(event)]
             try:
                 handled = reader.handle(wanted) if wanted else None
+            except Stopped as stop:
+                if stop.handled_id is not None and state.last_id < int(stop.handled_id) <= rows[-1].id:
+                    JournalReader.objects.filter(pk=name).update(last_id=int(stop.handled_id),
+                                                                 last_success_at=timezone.now())
+                    state.last_id, state.failures = int(stop.handled_id), 0  # progress: back-off anew
+                _failed(state, stop.cause)
+                return "failed"
             except Exception as exc:
                 _failed(state, exc)
                 return "failed"
@@ -171,9 +239,10 @@ def _failed(state, exc):
 def reader_status():
     """[{name, last_id, lag, failures, last_error, last_success_at, next_attempt_at, paused}]."""
     newest = Event.objects.aggregate(m=Max("id"))["m"] or 0
-    rows = {r.name: r for r in JournalReader.objects.filter(name__in=list(_registry))}
+    names = all_names()
+    rows = {r.name: r for r in JournalReader.objects.filter(name__in=names)}
     out = []
-    for name in sorted(_registry):
+    for name in sorted(names):
         row = rows.get(name)
         out.append({
             "name": name,

@@ -26,7 +26,7 @@ class GeographyCoord(Func):
 _CALL_LIST_COLUMNS = (
     "id", "reference", "status", "priority", "caller_phone", "caller_name", "channel", "description", "address",
     "location_accuracy_m", "location_source", "received_at", "dispatched_at", "on_scene_at", "closed_at",
-    "hold_reason", "merged_into_id", "unmet_needs", "disposition",
+    "hold_reason", "merged_into_id", "unmet_needs", "disposition", "alarm",
 )
 _ASSIGNMENT_LIST_COLUMNS = (
     "id", "call_id", "unit_id", "unit__callsign", "unit__service", "status", "service", "capability", "distance_m",
@@ -133,5 +133,6 @@ def call_list_representation(rows):
                 "end_reason": a["end_reason"],
             } for a in assignments[call_id]],
             "disposition": row["disposition"] or None,
+            "alarm": row["alarm"],
         })
     return out

@@ -175,10 +175,12 @@ class Proc:
         self.log.close()
 
 
-def start_worker(name="worker", concurrency=2, **env):
+def start_worker(name="worker", concurrency=2, queues=None, **env):
+    """A Celery worker; `queues="journal"` makes it the Procfile's `readers` worker."""
     proc = Proc(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency",
-         str(concurrency), "--without-gossip", "--without-mingle", "-n", f"{name}@%h"],
+         str(concurrency), "--without-gossip", "--without-mingle", "-n", f"{name}@%h",
+         *(["-Q", queues] if queues else [])],
         process_env(**env), f"test-{name}.log",
     )
     deadline = time.monotonic() + 30

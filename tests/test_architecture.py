@@ -12,12 +12,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("core", "accounts", "calls", "units", "dispatch", "ops", "config")
-# Not cycles: modules that must import without Django's app registry loaded.
-ALLOWED = {
-    "calls/gazetteer.py": "imported by calls/data/build_gazetteer.py, which runs without Django set up",
-    "calls/data/build_gazetteer.py": "a build script; GEOS is needed by one of its steps only",
-}
+APPS = ("core", "accounts", "calls", "units", "dispatch", "integrations", "ops", "config")
+# Modules exempt from the check, each with its reason. None today: calls/gazetteer.py, which
+# calls/data/build_gazetteer.py imports without Django set up, has no model imports (the
+# loading that needs them is calls/gazetteer_load.py).
+ALLOWED = {}
 
 
 def _first_party(node, package):

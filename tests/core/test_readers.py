@@ -168,7 +168,7 @@ def test_beat_and_a_real_worker_run_a_reader_registered_by_a_module(transactiona
     env = {"JOURNAL_READER_MODULES": "tests.core.file_reader", "READER_TEST_FILE": str(sink),
            "JOURNAL_READERS_INTERVAL_S": "0.5"}
     purge_broker()
-    worker = start_worker("reader-worker", **env)
+    worker = start_worker("reader-worker", queues="journal", **env)  # the Procfile's `readers`
     beat = start_beat("reader-beat", **env)
     try:
         call = operator_client.post("/api/v1/calls/", {"incident_type": "other"}, format="json").json()
