@@ -94,6 +94,15 @@ def _worker(rows):
     }
 
 
+def _readers(rows):
+    readers = [row for row in rows if row.kind == "readers"]
+    return {
+        "ok": any(row.age_s < WORKER_MAX_AGE_S for row in readers),
+        "max_age_s": WORKER_MAX_AGE_S,
+        "workers": [_row(row) for row in readers],
+    }
+
+
 def _beat(rows):
     sweep = next((row for row in rows if row.kind == "sweep" and row.name == "sweep"), None)
     age = round(sweep.age_s, 3) if sweep else None
@@ -118,12 +127,16 @@ def health_report():
     if db_ok:
         report["worker"] = _worker(rows)
         report["beat"] = _beat(rows)
+        readers = _readers(rows)
     else:
         unknown = "unknown: the database, where heartbeats are kept, is down"
         report["worker"] = {"ok": False, "error": unknown}
         report["beat"] = {"ok": False, "error": unknown}
+        readers = {"ok": False, "error": unknown}
     down = [name for name, value in report.items() if value != "ok" and not (isinstance(value, dict) and value["ok"])]
-    return {"status": "down" if down else "ok", "down": down, **report}
+    # The journal readers' worker (partner deliveries) is reported, but its absence delays
+    # only deliveries, which resume from their cursors: it does not make the centre "down".
+    return {"status": "down" if down else "ok", "down": down, **report, "readers": readers}
 
 
 @never_cache

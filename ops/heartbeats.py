@@ -135,11 +135,20 @@ def sweep_done(sender=None, **kwargs):
         beat("sweep", "sweep")
 
 
+def worker_kind(app):
+    """"worker" for a worker that takes dispatch tasks (the default queue), "readers" for
+    the Procfile's `readers` (the journal queue only): /healthz must not count a readers
+    worker as the dispatch worker."""
+    consumed = set(app.amqp.queues.consume_from or app.amqp.queues)
+    return "worker" if app.conf.task_default_queue in consumed else "readers"
+
+
 def worker_started(sender=None, **kwargs):
-    """worker_ready, in the worker's main process: beat `worker:<node name>` until shutdown."""
+    """worker_ready, in the worker's main process: beat `<kind>:<node name>` until shutdown."""
     global _worker_pulse
     node = getattr(sender, "hostname", None) or socket.gethostname()
-    _worker_pulse = Pulse(f"worker:{node}", "worker", lambda: {"pid": os.getpid()}).start()
+    kind = worker_kind(sender.app) if sender is not None and hasattr(sender, "app") else "worker"
+    _worker_pulse = Pulse(f"{kind}:{node}", kind, lambda: {"pid": os.getpid()}).start()
 
 
 def worker_stopping(**kwargs):

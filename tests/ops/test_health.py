@@ -185,3 +185,21 @@ def test_the_worker_heartbeat_survives_a_database_outage(client):
     finally:
         worker.stop()
         proxy.stop()
+
+
+def test_a_readers_worker_is_reported_apart_and_never_stands_in_for_the_dispatch_worker(client):
+    """The Procfile's `readers` (journal queue only) must not make a dead dispatch worker look alive."""
+    purge_broker()
+    readers = start_worker("health-readers", queues="journal")
+    try:
+        body = wait_for(lambda: (b := client.get("/healthz").json())["readers"]["ok"] and b, timeout=30,
+                        message="the readers worker's heartbeat")
+        assert body["worker"]["ok"] is False and "worker" in body["down"]
+        [row] = body["readers"]["workers"]
+        assert row["name"] == f"readers:health-readers@{socket.gethostname()}"
+    finally:
+        readers.stop()
+    # Without it, deliveries wait but the centre is not "down" for that alone.
+    alive()
+    body = client.get("/healthz").json()
+    assert body["readers"]["ok"] is False and body["down"] == [] and body["status"] == "ok"
