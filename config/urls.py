@@ -10,6 +10,7 @@ from calls.aml_api import AmlView
 from calls.geocode_api import GeocodeView, ReverseGeocodeView
 from dispatch import apis
 from dispatch.console import console, supervisor
+from dispatch.pairing_apis import UnitPairingView
 from ops.health import healthz
 from ops.prometheus import metrics
 
@@ -30,6 +31,7 @@ api = [
     path("geocode/", GeocodeView.as_view(), name="geocode"),
     path("geocode/reverse/", ReverseGeocodeView.as_view(), name="geocode-reverse"),
     path("aml/", AmlView.as_view(), name="aml"),
+    path("units/<int:pk>/pairing/", UnitPairingView.as_view(), name="unit-pairing"),  # the crew app's QR
     path("", include("dispatch.supervisor_urls")),
     path("", include("integrations.urls")),
     path("", include(router.urls)),
@@ -48,6 +50,7 @@ urlpatterns = [
     path("supervisor/", include("dispatch.console")),  # the supervisors' other pages (issue 8)
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("crew/", include("dispatch.crew")),  # the crew app (no sign-in: the token lives in the phone)
     path("", console, name="console"),
 ]
 

@@ -43,10 +43,14 @@
         button("New device token", async () => {
           if (!confirm(`Issue a new token for ${unit.callsign}? Its device must be set up again.`)) return;
           try {
-            const { token } = await SV.api(`units/${unit.id}/token/`, { method: "POST" });
+            // The token, the crew app's link /crew/#token=… and that link as a QR code.
+            const { token, link, qr } = await SV.api(`units/${unit.id}/pairing/`, { method: "POST" });
             document.getElementById("token-unit").textContent = unit.callsign;
             document.getElementById("token-value").textContent = token;
+            document.getElementById("token-link").href = link;
+            document.getElementById("token-qr").src = qr;
             document.getElementById("token").hidden = false;
+            document.getElementById("token").scrollIntoView({ block: "nearest" });
           } catch (error) {
             SV.status(error.message, true);
           }
@@ -81,6 +85,14 @@
   form.addEventListener("reset", () => {
     form.id.value = "";
     document.getElementById("form-title").textContent = "New unit";
+  });
+
+  // The token is shown once: hiding it also drops it from the page.
+  document.getElementById("token-hide").addEventListener("click", () => {
+    document.getElementById("token").hidden = true;
+    for (const id of ["token-value", "token-unit"]) document.getElementById(id).textContent = "";
+    document.getElementById("token-link").href = "#";
+    document.getElementById("token-qr").removeAttribute("src");
   });
 
   load();
