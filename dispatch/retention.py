@@ -77,6 +77,8 @@ _SCRUBBED_DATA = f"""CASE WHEN e.data ? 'caller_phone' THEN
         (e.data->'location') || jsonb_build_object('lat', {_ROUND.format(axis="lat")},
                                                    'lon', {_ROUND.format(axis="lon")}))
        ELSE '{{}}'::jsonb END
+    || CASE WHEN jsonb_typeof(e.data->'alarm') = 'object' THEN jsonb_build_object('alarm',
+        (e.data->'alarm') - 'media_url') ELSE '{{}}'::jsonb END
     ELSE e.data END"""
 _EVENT_DUE = f"(e.data ? 'caller_phone' OR {_SUMMARY_HAS_TEXT})"
 
@@ -130,6 +132,8 @@ def _erase_calls(cur, ids, now):
     """Erase one batch of locked calls with their AML messages and journal rows."""
     cur.execute(
         f"UPDATE {CALL} SET caller_phone = '', caller_name = '', description = '', address = '',"
+        # a partner's camera picture shows people: its link goes, the alarm's facts stay
+        f" alarm = CASE WHEN jsonb_typeof(alarm) = 'object' THEN alarm - 'media_url' ELSE alarm END,"
         f" location = {_SNAP % {'col': 'location'}}, personal_data_erased_at = %s WHERE id = ANY(%s)",
         [now, ids],
     )

@@ -281,6 +281,21 @@ def test_cancelled_and_merged_calls_are_erased_and_a_call_without_closed_at_ages
     assert Call.objects.get(pk=kept.pk).personal_data_erased_at is None
 
 
+def test_a_partner_alarms_picture_link_is_erased_and_its_facts_kept(operator_client):
+    from dispatch.services import call_cancel
+
+    alarm = {"source": "sergek", "source_name": "Sergek", "kind": "crash", "external_id": "cam-7/991",
+             "occurred_at": "2025-01-01T10:00:00+05:00", "media_url": "https://cams.example.kz/991.jpg"}
+    call = new_call(channel="alarm", alarm=alarm, lat=51.3, lon=71.6)
+    call_cancel(call_id=call.pk, reason="false alarm")
+    age(Call.objects.get(pk=call.pk), 400)
+    assert retention.personal_data_erase(days=365).calls == 1
+    after = Call.objects.get(pk=call.pk)
+    assert after.alarm == {key: value for key, value in alarm.items() if key != "media_url"}
+    assert "991.jpg" not in journal_text(call)
+    assert any((e.data.get("alarm") or {}).get("kind") == "crash" for e in Event.objects.filter(call=call))
+
+
 def test_a_second_pass_erases_nothing_and_a_dry_run_changes_nothing(operator_client, unit, capsys):
     call = age(worked_call(operator_client, unit), 400)
     ReadAudit.objects.create(at=timezone.now() - timedelta(days=400), actor_username="op1", action="calls.searched",
