@@ -8,7 +8,13 @@ import { typeName } from "./lookup.js";
 import { map } from "./map.js";
 import { invalidate } from "./render.js";
 import { showTab } from "./tabs.js";
-import { ALERT, CHANNEL, EVENT, SOURCE, _, clock, dispositionLabel, elapsed, fmt, metres, serviceLabel, statusLabel, unmetText } from "./words.js";
+import { ALERT, CHANNEL, EVENT, HOLD, SOURCE, _, clock, dispositionLabel, elapsed, fmt, metres, serviceLabel, statusLabel, unmetText } from "./words.js";
+
+// A partner's picture or video of the scene: only an http(s) link is made clickable.
+function mediaLink(url) {
+  if (!url || !/^https?:\/\//i.test(url)) return null;
+  return [" · ", h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, _("picture"))];
+}
 
 let detail = null;  // the DOM parts of the open call: {id, live, assignments, candidates, actions, timeline, radius}
 
@@ -83,12 +89,13 @@ export function renderDetail() {
       h("span", { class: "age big", dataset: { since: call.received_at }, title: _("Time since received") }, elapsed(call.received_at))),
     flags.length ? h("div", { class: "d-flags" }, flags.map((f) => h("span", { class: `flag flag-${f}` }, ALERT[f] || f))) : null,
     call.hold_reason ? h("div", { class: "hold" },
-      h("strong", {}, _("Held:"), " "), call.hold_reason === "possible_duplicate" ? _("possible duplicate of") : call.hold_reason, " ",
+      h("strong", {}, _("Held:"), " "), HOLD[call.hold_reason] || call.hold_reason, " ",
       (call.possible_duplicates || []).map((d) => h("button", { type: "button", class: "link-button", onclick: () => openCall(d) }, refOf(d))), " ",
       open ? h("button", { type: "button", class: "btn btn-primary btn-small", id: "d-release", onclick: () => act(api.release(call.id), _("Released for dispatch")) }, _("Release and dispatch")) : null) : null,
     h("dl", { class: "d-info" },
       row(_("Phone"), call.caller_phone || "—", call.caller_name ? ` · ${call.caller_name}` : ""),
       row(_("Channel"), CHANNEL[call.channel] || call.channel),
+      call.alarm ? row(_("Alarm"), `${call.alarm.source_name || call.alarm.source} · ${call.alarm.kind}`, mediaLink(call.alarm.media_url)) : null,
       row(_("Address"), call.address || "—"),
       row(_("Location"), loc ? `${loc.lat.toFixed(5)}, ${loc.lon.toFixed(5)}${loc.accuracy_m ? ` ±${metres(loc.accuracy_m)}` : ""} · ${SOURCE[loc.source] || loc.source}` : h("span", { class: "flag flag-no_location" }, ALERT.no_location)),
       row(_("Received"), clock(call.received_at)),

@@ -27,8 +27,9 @@ export const DISPOSITIONS = [
   ["referred", _("Referred to another service")], ["gone_on_arrival", _("Gone on arrival")],
   ["duplicate", _("Duplicate")], ["cancelled", _("Cancelled")],
 ];
-export const CHANNEL = { voice: _("Voice"), sms: _("SMS"), aml: "AML", app: _("App"), ecall: "eCall" };
-export const SOURCE = { aml: "AML", caller_app: _("caller's app"), address: _("address"), operator: _("operator") };
+export const CHANNEL = { voice: _("Voice"), sms: _("SMS"), aml: "AML", app: _("App"), ecall: "eCall", alarm: _("Alarm") };
+export const SOURCE = { aml: "AML", caller_app: _("caller's app"), address: _("address"), operator: _("operator"), alarm: _("alarm") };
+export const HOLD = { possible_duplicate: _("possible duplicate of"), alarm_unconfirmed: _("unconfirmed alarm, confirm before dispatch") };
 export const PLACE_KIND = { address: _("Address"), street: _("Street"), intersection: _("Intersection"), place: _("Place") };
 export const EVENT = {
   "call.created": _("Call created"), "call.updated": _("Call updated"), "assignment.created": _("Unit assigned"),
