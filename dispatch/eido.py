@@ -1,6 +1,7 @@
 """One call as a NENA Emergency Incident Data Object (EIDO, NENA-STA-021), with its locations
 as PIDF-LO documents."""
 
+import mimetypes
 from xml.etree import ElementTree as ET
 
 from django.conf import settings
@@ -295,4 +296,30 @@ def call_eido(*, call_id):
         document["mergeComponent"] = merges
     if taker:
         document["updatedByAgentReference"] = ref(taker)
+    if call.alarm:
+        _add_alarm(document, call.alarm)
     return document
+
+
+# A call raised by a partner's alarm (integrations/) carries the alarm and its media link as
+# NENA-STA-021's alarmsSensorsComponent and mediaComponent.
+def _add_alarm(document, alarm):
+    prologue = {
+        "lastUpdateTimeStamp": document["lastUpdateTimeStamp"],
+        "updatedByAgencyReference": document["updatedByAgencyReference"],
+    }
+    incident_id = document["$id"]
+    text = f"{alarm.get('source_name') or alarm['source']} ({alarm['source']}): {alarm['kind']}, " \
+           f"alarm {alarm['external_id']}"
+    if alarm.get("occurred_at"):
+        text += f", occurred {alarm['occurred_at']}"
+    sensor = {"$id": f"{incident_id}:alarm", **prologue, "csaaAlarmInformation": text}
+    media_url = alarm.get("media_url")
+    if media_url:
+        sensor["alarmUrl"] = media_url
+        content_type = mimetypes.guess_type(media_url.split("?", 1)[0])[0] or "application/octet-stream"
+        document["mediaComponent"] = [{"$id": f"{incident_id}:media:alarm", **prologue, "uri": media_url,
+                                       "contentType": content_type, "label": f"{alarm['source']} {alarm['kind']}"}]
+    document["alarmsSensorsComponent"] = [sensor]
+    return document
+

@@ -24,8 +24,8 @@ from django.conf import settings
 
 from core import readers
 from core.journal import event_message
+from dispatch.eido import call_eido
 
-from .eido import call_eido_document
 from .models import READER_PREFIX, Subscription, SubscriptionFormat
 
 USER_AGENT = "112-dispatch-webhooks/1"
@@ -63,7 +63,7 @@ def body_for(subscription, event):
     if subscription.format == SubscriptionFormat.EIDO:
         if event.call_id is None:
             return None
-        payload = call_eido_document(call_id=event.call_id)
+        payload = call_eido(call_id=event.call_id)
     else:
         payload = event_message(event)
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from core import readers
 from core.journal import record_event
-from integrations.eido import call_eido_document
+from dispatch.eido import call_eido
 from tests.conftest import client_for
 from tests.factories import UnitFactory, new_call
 from tests.integrations.receiver import Receiver
@@ -72,7 +72,7 @@ def test_eido_subscribers_get_each_call_event_as_a_schema_valid_eido(settings, s
 @pytest.mark.django_db
 def test_the_eido_of_an_ordinary_call_is_schema_valid_too(eido_validator, operator):
     call = new_call(caller_phone="+77011234567", description="chest pain")
-    document = call_eido_document(call_id=call.pk)
+    document = call_eido(call_id=call.pk)
     assert_valid(eido_validator, document)
     assert "alarmsSensorsComponent" not in document
 
@@ -81,3 +81,17 @@ def test_the_schema_catches_a_broken_document(eido_validator):
     """The copy is strict enough to matter: a missing required part is an error."""
     errors = list(eido_validator.iter_errors({"$id": "x", "eidoVersion": "2.0"}))
     assert errors
+
+
+@pytest.mark.django_db
+def test_the_supervisors_eido_of_an_alarm_call_carries_the_alarm_too(eido_validator, supervisor_client):
+    alarm = {"source": "sergek", "source_name": "Sergek", "kind": "crash", "external_id": "e-9",
+             "occurred_at": "2026-12-01T10:00:00+05:00", "media_url": "https://media.example/clip/e-9.jpg"}
+    call = new_call(code="traffic_accident_injury", channel="alarm", alarm=alarm)
+    response = supervisor_client.get(f"/api/v1/calls/{call.pk}/eido/")
+    assert response.status_code == 200
+    document = response.json()
+    assert_valid(eido_validator, document)
+    (sensor,) = document["alarmsSensorsComponent"]
+    assert "Sergek" in sensor["csaaAlarmInformation"] and sensor["alarmUrl"].endswith("e-9.jpg")
+    assert document["mediaComponent"][0]["contentType"] == "image/jpeg"
