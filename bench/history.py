@@ -52,7 +52,7 @@ from django.contrib.auth.models import Group  # noqa: E402
 from django.db import connection  # noqa: E402
 from rest_framework.test import APIRequestFactory, force_authenticate  # noqa: E402
 
-from dispatch.apis import CallViewSet  # noqa: E402
+from dispatch.call_apis import CallViewSet  # noqa: E402
 from dispatch.metrics import backfill_call_metrics  # noqa: E402
 from dispatch.models import CallMetrics  # noqa: E402
 from dispatch.supervisor_apis import StatsView  # noqa: E402

@@ -8,7 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from calls.aml_api import AmlView
 from calls.geocode_api import GeocodeView, ReverseGeocodeView
-from dispatch import apis
+from dispatch import assignment_apis, call_apis, feed_apis, unit_apis
 from dispatch.console import console, supervisor
 from dispatch.pairing_apis import UnitPairingView
 from ops.health import healthz
@@ -16,18 +16,18 @@ from ops.prometheus import metrics
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
-router.register("calls", apis.CallViewSet, basename="call")
-router.register("assignments", apis.AssignmentViewSet, basename="assignment")
-router.register("units", apis.UnitViewSet, basename="unit")
-router.register("incident-types", apis.IncidentTypeViewSet, basename="incident-type")
+router.register("calls", call_apis.CallViewSet, basename="call")
+router.register("assignments", assignment_apis.AssignmentViewSet, basename="assignment")
+router.register("units", unit_apis.UnitViewSet, basename="unit")
+router.register("incident-types", call_apis.IncidentTypeViewSet, basename="incident-type")
 
 
 api = [
     path("", include("accounts.urls")),
-    path("me/", apis.MeView.as_view(), name="me"),
-    path("me/location/", apis.MeLocationView.as_view(), name="me-location"),
-    path("me/status/", apis.MeStatusView.as_view(), name="me-status"),
-    path("events/", apis.EventFeedView.as_view(), name="events"),
+    path("me/", unit_apis.MeView.as_view(), name="me"),
+    path("me/location/", unit_apis.MeLocationView.as_view(), name="me-location"),
+    path("me/status/", unit_apis.MeStatusView.as_view(), name="me-status"),
+    path("events/", feed_apis.EventFeedView.as_view(), name="events"),
     path("geocode/", GeocodeView.as_view(), name="geocode"),
     path("geocode/reverse/", ReverseGeocodeView.as_view(), name="geocode-reverse"),
     path("aml/", AmlView.as_view(), name="aml"),

@@ -8,7 +8,7 @@ from rest_framework.generics import GenericAPIView
 from accounts.access import IsSupervisor
 
 from . import audit
-from .apis import CallCursor
+from .call_apis import CallCursor
 from .models import ReadAudit
 
 

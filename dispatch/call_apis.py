@@ -1,41 +1,29 @@
-"""The REST API (SPEC "REST API"). Views parse input, call one service, serialize output."""
+"""The REST API of calls (SPEC "REST API"): intake, edits, the operators' actions, the
+history list, the timeline; and the incident-type catalogue. Views parse input, call one
+service, serialize output."""
 
 import re
 
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from accounts.access import IsOperator, IsResponder, IsSupervisor, responder_unit
+from accounts.access import IsOperator
 from calls import services as call_services
 from calls.models import Call, Channel, Disposition, IncidentType, LocationSource
 from core.api import LocationInSerializer, point_from
-from core.choices import Service
-from core.journal import event_message
 from core.models import Event
-from dispatch.statuses import AssignmentStatus
-from units import services as unit_services
 from units.models import Unit
-from units.serializers import FixIn, PositionReportOut, validate_fixes
-from units.statuses import UNIT_SELF_STATUSES
 
 from . import audit, services
-from .filters import CallFilter, UnitFilter
+from .filters import CallFilter
 from .history import call_list_representation, call_list_rows, short_reads
-from .models import Assignment
-from .serializers import (
-    AssignmentSerializer,
-    CallSerializer,
-    EventSerializer,
-    UnitSerializer,
-    call_queryset,
-)
+from .serializers import CallSerializer, EventSerializer, call_queryset
 
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-]{1,30}$")
 
@@ -257,170 +245,7 @@ class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(data)
 
 
-# --- assignments (operators cancel; crews act on their own) ---------------------------------------
-
-
-class ClearIn(serializers.Serializer):
-    transporting = serializers.BooleanField(required=False, default=False)
-
-
-class AssignmentViewSet(viewsets.GenericViewSet):
-    """`cancel` is the operators'; the other actions are the crew's, on its own unit only:
-    another unit's assignment id is a 404, and a unit id is never taken from the body."""
-
-    serializer_class = AssignmentSerializer
-    lookup_value_regex = "[0-9]+"
-
-    def get_permissions(self):
-        return [IsOperator()] if self.action == "cancel" else [IsResponder()]
-
-    def get_queryset(self):
-        qs = Assignment.objects.select_related("unit", "call")
-        if self.action == "cancel":
-            return qs
-        return qs.filter(unit=responder_unit(self.request.user))
-
-    def _run(self, fn, **kwargs):
-        assignment = self.get_object()
-        fn(assignment_id=assignment.pk, actor=self.request.user, **kwargs)
-        return Response(AssignmentSerializer(self.get_queryset().get(pk=assignment.pk)).data)
-
-    def _input(self, serializer_class):
-        data = serializer_class(data=self.request.data)
-        data.is_valid(raise_exception=True)
-        return data.validated_data
-
-    @extend_schema(request=ReasonIn, responses=AssignmentSerializer)
-    @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
-        return self._run(services.assignment_cancel, reason=self._input(ReasonIn).get("reason", ""))
-
-    @extend_schema(request=None, responses=AssignmentSerializer)
-    @action(detail=True, methods=["post"])
-    def acknowledge(self, request, pk=None):
-        return self._run(services.assignment_acknowledge)
-
-    @extend_schema(request=ReasonIn, responses=AssignmentSerializer)
-    @action(detail=True, methods=["post"])
-    def decline(self, request, pk=None):
-        return self._run(services.assignment_decline, reason=self._input(ReasonIn).get("reason", ""))
-
-    @extend_schema(request=None, responses=AssignmentSerializer)
-    @action(detail=True, methods=["post"])
-    def arrive(self, request, pk=None):
-        return self._run(services.assignment_arrive)
-
-    @extend_schema(request=ClearIn, responses=AssignmentSerializer)
-    @action(detail=True, methods=["post"])
-    def clear(self, request, pk=None):
-        return self._run(services.assignment_clear, transporting=self._input(ClearIn)["transporting"])
-
-
-# --- units ---------------------------------------------------------------------------------------
-
-
-class UnitIn(serializers.Serializer):
-    callsign = serializers.RegexField(r"^[A-Za-z0-9А-Яа-яЁё][A-Za-z0-9А-Яа-яЁё\-_/ ]{0,31}$", max_length=32)
-    service = serializers.ChoiceField(choices=Service.choices)
-    capabilities = serializers.ListField(
-        child=serializers.RegexField(r"^[a-z0-9_]{1,32}$"), max_length=20, required=False
-    )
-    home_station = serializers.CharField(max_length=200, required=False, allow_blank=True)
-
-    def validate_callsign(self, value):
-        qs = Unit.objects.filter(callsign=value)
-        if self.instance is not None:
-            qs = qs.exclude(pk=self.instance.pk)
-        if qs.exists():
-            raise serializers.ValidationError("A unit with this callsign exists.")
-        return value
-
-
-class UnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    serializer_class = UnitSerializer
-    filterset_class = UnitFilter
-    lookup_value_regex = "[0-9]+"
-    queryset = Unit.objects.all().order_by("callsign")
-
-    def get_permissions(self):
-        if self.action in ("list", "retrieve"):
-            return [IsOperator()]
-        return [IsSupervisor()]
-
-    @extend_schema(request=UnitIn, responses={201: UnitSerializer})
-    def create(self, request):
-        data = UnitIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        unit = unit_services.unit_create(actor=request.user, **data.validated_data)
-        return Response(UnitSerializer(unit).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(request=UnitIn, responses=UnitSerializer)
-    def partial_update(self, request, pk=None):
-        unit = self.get_object()
-        data = UnitIn(unit, data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        unit = unit_services.unit_update(unit_id=unit.pk, actor=request.user, changes=data.validated_data)
-        return Response(UnitSerializer(unit).data)
-
-    @extend_schema(request=None, responses=inline_serializer("DeviceToken", {"token": serializers.CharField()}))
-    @action(detail=True, methods=["post"])
-    def token(self, request, pk=None):
-        unit = self.get_object()
-        return Response({"token": unit_services.unit_issue_token(unit_id=unit.pk, actor=request.user)})
-
-
-# --- the crew's own unit ---------------------------------------------------------------------------
-
-
-class MeView(APIView):
-    permission_classes = [IsResponder]
-
-    @extend_schema(responses=inline_serializer("Me", {"unit": UnitSerializer(), "assignment": AssignmentSerializer(),
-                                                      "call": CallSerializer()}))
-    def get(self, request):
-        unit = responder_unit(request.user)
-        assignment = (
-            Assignment.objects.filter(unit=unit, status__in=AssignmentStatus.ACTIVE).select_related("unit", "call").first()
-        )
-        call = call_queryset().get(pk=assignment.call_id) if assignment else None
-        return Response({
-            "unit": UnitSerializer(unit).data,
-            "assignment": AssignmentSerializer(assignment).data if assignment else None,
-            "call": CallSerializer(call).data if call else None,
-        })
-
-
-class MeLocationView(APIView):
-    """POST one fix or a list (an offline phone's buffer). Under the ASGI server this path is
-    answered by units.ingest.PositionIngest with the same validation and SQL; this view serves
-    the test client, the WSGI entry point and the schema."""
-
-    permission_classes = [IsResponder]
-
-    @extend_schema(request=FixIn(many=True), responses={200: PositionReportOut})
-    def post(self, request):
-        fixes = validate_fixes(request.data)
-        return Response(unit_services.unit_report_positions(unit_id=responder_unit(request.user).pk, fixes=fixes))
-
-
-class StatusIn(serializers.Serializer):
-    status = serializers.ChoiceField(choices=[(s, s) for s in UNIT_SELF_STATUSES])
-
-
-class MeStatusView(APIView):
-    permission_classes = [IsResponder]
-
-    @extend_schema(request=StatusIn, responses=UnitSerializer)
-    def post(self, request):
-        data = StatusIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        unit = services.unit_set_status(
-            unit_id=responder_unit(request.user).pk, status=data.validated_data["status"], actor=request.user
-        )
-        return Response(UnitSerializer(unit).data)
-
-
-# --- catalogue and the REST form of the live feed ------------------------------------------------
+# --- catalogue ---------------------------------------------------------------------------------
 
 
 class IncidentTypeOut(serializers.ModelSerializer):
@@ -439,43 +264,3 @@ class IncidentTypeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = IncidentTypeOut
     queryset = IncidentType.objects.filter(active=True).prefetch_related("plan_lines")
     pagination_class = None
-
-
-FEED_PAGE = 500
-
-
-class EventFeedView(APIView):
-    permission_classes = [IsOperator]
-
-    @extend_schema(
-        parameters=[OpenApiParameter("since", int, description="Last event id seen (0 for the start)")],
-        responses=inline_serializer("EventPage", {
-            "results": serializers.ListField(child=serializers.DictField()),
-            "next": serializers.CharField(allow_null=True),
-            "previous": serializers.CharField(allow_null=True),
-            "last_id": serializers.IntegerField(),
-            "resync": serializers.BooleanField(required=False),
-        }),
-    )
-    def get(self, request):
-        raw = request.query_params.get("since", "0")
-        try:
-            since = int(raw)
-            if since < 0:
-                raise ValueError
-        except ValueError:
-            raise serializers.ValidationError({"since": "A non-negative event id."}) from None
-        rows = list(Event.objects.filter(id__gt=since).order_by("id")[: FEED_PAGE + 1])
-        if not rows:
-            latest = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
-            if since > latest:
-                # A cursor from beyond this journal (a restored or another database): echoing
-                # it back would leave the client waiting forever. Like the websocket's
-                # resync: refetch state, then follow from last_id.
-                return Response({"results": [], "next": None, "previous": None, "last_id": latest, "resync": True})
-        more = len(rows) > FEED_PAGE
-        rows = rows[:FEED_PAGE]
-        last = rows[-1].id if rows else since
-        next_url = request.build_absolute_uri(f"{request.path}?since={last}") if more else None
-        return Response({"results": [event_message(e) for e in rows], "next": next_url, "previous": None,
-                         "last_id": last})
