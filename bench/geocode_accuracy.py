@@ -37,7 +37,8 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from calls.gazetteer import geocode, load_gazetteer_file  # noqa: E402
+from calls.gazetteer import geocode  # noqa: E402
+from calls.gazetteer_load import load_gazetteer_file  # noqa: E402
 from calls.models import GazetteerEntry  # noqa: E402
 
 RIGHT_WITHIN_M = 150

@@ -1,4 +1,4 @@
-"""The gazetteer: how operators' text is normalised, how the data is loaded, how it is searched.
+"""The gazetteer: how operators' text is normalised, its file format, how it is searched.
 
 Operators type the way callers speak: Russian or Kazakh street words in front of or after
 the name (`улица X`, `X көшесі`, `пр. X`, `X даңғылы`), Kazakh letters typed on a Russian
@@ -8,8 +8,8 @@ stores that key in `GazetteerEntry.normalized` and the selectors apply the same 
 to the query, so both sides always agree. The search itself is PostgreSQL's: pg_trgm
 similarity on a GIN-indexed column, KNN (`<->`) on GiST-indexed geography.
 
-This module imports no models at import time so that `calls/data/build_gazetteer.py` can
-use `normalize()` without a configured Django.
+This module imports no models, so that `calls/data/build_gazetteer.py` can use it without
+a configured Django; loading a file into the table is `calls/gazetteer_load.py`.
 """
 
 import gzip
@@ -24,7 +24,6 @@ __all__ = [
     "normalize",
     "split_street_name",
     "corner_candidates",
-    "load_gazetteer_file",
     "geocode",
     "reverse_geocode",
 ]
@@ -181,7 +180,7 @@ def corner_candidates(query):
     return pairs[:4]
 
 
-# --- Loading -----------------------------------------------------------------------------
+# --- The file format -----------------------------------------------------------------------
 
 FORMAT = "dispatch-gazetteer/1"
 TABLE = "calls_gazetteerentry"
@@ -224,69 +223,6 @@ def places_from_geojson(collection):
             entries.append({"kind": "address", "label": f"{street} {number} ({name})", "names": [f"{street} {number}"],
                             "lat": lat, "lon": lon})  # fmt: skip
     return entries
-
-
-def _rows_from_entries(entries, source):
-    from django.contrib.gis.geos import LineString, MultiLineString, Point
-
-    from .geo_models import GazetteerEntry
-
-    rows = []
-    for e in entries:
-        kind = e["kind"]
-        if kind not in GazetteerEntry.Kind.values:
-            raise ValueError(f"unknown gazetteer kind {kind!r}")
-        location = Point(float(e["lon"]), float(e["lat"]), srid=4326)
-        common = {"kind": kind, "source": source, "label": e["label"][:300], "location": location,
-                  "importance": float(e.get("importance", 0.5 if kind == "place" else 0.2))}  # fmt: skip
-        if kind == "intersection":
-            a, b = (normalize(s) for s in e["streets"])
-            if not a or not b or a == b:
-                continue  # two names of one street meeting where the name changes
-            a, b = sorted((a, b))
-            rows.append(GazetteerEntry(**common, normalized=f"{a} {b}", street_a=a, street_b=b))
-            continue
-        geom = None
-        lines = [LineString(line, srid=4326) for line in e.get("lines") or () if len(line) >= 2]
-        if lines:
-            geom = MultiLineString(*lines, srid=4326)
-        seen = set()
-        for name in e.get("names") or [e["label"]]:
-            key, street_type = split_street_name(name)
-            if key and key not in seen:
-                seen.add(key)
-                rows.append(GazetteerEntry(**common, normalized=key, street_type=street_type, geom=geom))
-    return rows
-
-
-def load_gazetteer_file(path, source=None):
-    """Load a gazetteer file, replacing whatever an earlier load of the same source left.
-
-    Accepts this project's format (`calls/data/build_gazetteer.py`, .json or .json.gz) and
-    a GeoJSON FeatureCollection of named places. The source is the file's own `source`
-    field, else the file name; pass `source` to override. Returns {kind: rows}.
-    """
-    from .geo_models import GazetteerEntry
-
-    data = read_gazetteer_file(path)
-    if isinstance(data, dict) and data.get("type") == "FeatureCollection":
-        entries = places_from_geojson(data)
-    elif isinstance(data, dict) and data.get("format") == FORMAT:
-        entries = data["entries"]
-    else:
-        raise ValueError(f"{path}: neither a {FORMAT} file nor a GeoJSON FeatureCollection")
-    stem = Path(path).name.split(".")[0]
-    source = (source or (data.get("source") if isinstance(data.get("source"), str) else None) or stem)[:64]
-    rows = _rows_from_entries(entries, source)
-    with transaction.atomic():
-        GazetteerEntry.objects.filter(source=source).delete()
-        GazetteerEntry.objects.bulk_create(rows, batch_size=2000)
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {TABLE}")  # fresh statistics for the planner after a bulk change
-    counts = {}
-    for row in rows:
-        counts[row.kind] = counts.get(row.kind, 0) + 1
-    return {"source": source, "counts": counts}
 
 
 # --- Selectors ----------------------------------------------------------------------------

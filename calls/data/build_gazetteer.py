@@ -14,7 +14,8 @@ are one street) and clustered within CLUSTER_M, so that a dual carriageway cross
 corner. Each corner is placed on its most central real crossing point.
 Places: named features of a GeoJSON FeatureCollection; other properties are dropped.
 
-Needs only the standard library plus this project's `calls.gazetteer` (for `normalize`).
+Needs only the standard library plus this project's `calls.gazetteer` (for `normalize`;
+GEOS for the places step only, imported there).
 """
 
 import argparse
@@ -27,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from calls.gazetteer import FORMAT, importance_from_length, normalize  # noqa: E402
+from calls.gazetteer import FORMAT, importance_from_length, normalize, places_from_geojson  # noqa: E402
 
 SOURCE = "osm-astana"
 ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetmap.org/copyright)"
@@ -141,8 +142,6 @@ def _clusters(points):
 
 
 def build_places(path):
-    from calls.gazetteer import places_from_geojson  # GEOS, only needed here
-
     return places_from_geojson(json.loads(Path(path).read_text(encoding="utf-8")))
 
 

@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from calls.gazetteer import FORMAT, load_gazetteer_file
+from calls.gazetteer import FORMAT
+from calls.gazetteer_load import load_gazetteer_file
 from calls.models import Call, IncidentType
 from core.models import Event
 from dispatch.models import Assignment

@@ -9,7 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from calls.gazetteer import corner_candidates, geocode, load_gazetteer_file, normalize, reverse_geocode
+from calls.gazetteer import corner_candidates, geocode, normalize, reverse_geocode
+from calls.gazetteer_load import load_gazetteer_file
 from calls.models import GazetteerEntry
 
 SHIPPED = Path(__file__).resolve().parents[2] / "calls" / "data" / "astana_gazetteer.json.gz"

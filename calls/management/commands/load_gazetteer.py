@@ -9,7 +9,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from calls.gazetteer import load_gazetteer_file
+from calls.gazetteer_load import load_gazetteer_file
 
 
 class Command(BaseCommand):
