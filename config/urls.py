@@ -11,6 +11,7 @@ from calls.geocode_api import GeocodeView, ReverseGeocodeView
 from dispatch import assignment_apis, call_apis, feed_apis, unit_apis
 from dispatch.console import console, supervisor
 from dispatch.pairing_apis import UnitPairingView
+from dispatch.route_apis import RouteView
 from ops.health import healthz
 from ops.prometheus import metrics
 
@@ -31,6 +32,7 @@ api = [
     path("geocode/", GeocodeView.as_view(), name="geocode"),
     path("geocode/reverse/", ReverseGeocodeView.as_view(), name="geocode-reverse"),
     path("aml/", AmlView.as_view(), name="aml"),
+    path("route/", RouteView.as_view(), name="route"),
     path("units/<int:pk>/pairing/", UnitPairingView.as_view(), name="unit-pairing"),  # the crew app's QR
     path("", include("dispatch.supervisor_urls")),
     path("", include("integrations.urls")),
