@@ -166,7 +166,7 @@ def write_graph_file(path, nodes, edges, attribution, source):
                    e["maxspeed_kmh"], e["name"], [[round(x, 6), round(y, 6)] for x, y in e["coords"]]]
                   for e in edges],
     }
-    with gzip.GzipFile(path, "wb", mtime=0) as out:
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as out:
         out.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode())
 
 

@@ -29,9 +29,14 @@ STRAIGHT_LINE = "straight_line"
 # The fallback's nominal speed over the air distance: urban driving with its detours
 # (an Astana route is ~1.3x the straight line at ~35 km/h, see bench/README.md).
 STRAIGHT_LINE_SPEED_KMH = 25.0
-# Edges read by the search: the box around the points, widened by this much (or by
-# the box's own size, if larger), so a detour to a bridge stays inside.
-MARGIN_M = 3000.0
+# Edges read by the search: the box around the points, widened by this much (or by the
+# box's own size, if larger). An origin the box cuts off (its detour to a bridge leaves
+# the box) is searched again in a box RETRY_MARGIN times wider, unless it cannot win: a
+# route out of the box and back is at least 2 x MARGIN_M long, so at FASTEST_KMH it takes
+# longer than the best route found inside.
+MARGIN_M = 1500.0
+RETRY_MARGIN = 4
+FASTEST_KMH = 130.0
 EARTH_RADIUS_M = 6_371_008.8
 
 
@@ -114,10 +119,10 @@ _SNAP_SQL = """
     FROM q CROSS JOIN LATERAL (
         SELECT e.id, e.source, e.target, e.cost_s, e.reverse_cost_s, e.length_m,
                ST_LineLocatePoint(e.geom, q.g) AS f,
-               ST_Distance(e.geom::geography, q.g::geography) AS off_m
+               ST_DistanceSphere(ST_ClosestPoint(e.geom, q.g), q.g) AS off_m
         FROM road_edge e
         ORDER BY e.geom <-> q.g
-        LIMIT 4
+        LIMIT 3
     ) s
     ORDER BY q.i, s.off_m
 """
@@ -129,9 +134,8 @@ _EDGES_SQL = (
     "FROM road_edge WHERE geom && ST_MakeEnvelope({:.7f}, {:.7f}, {:.7f}, {:.7f}, 4326)"
 )
 _DIJKSTRA_SQL = """
-    SELECT d.start_vid, d.end_vid, sum(d.cost), sum(e.length_m)
+    SELECT d.start_vid, d.end_vid, sum(d.cost), sum((SELECT e.length_m FROM road_edge e WHERE e.id = d.edge))
     FROM pgr_dijkstra(%s, %s::bigint[], %s::bigint[], true) d
-    LEFT JOIN road_edge e ON e.id = d.edge
     GROUP BY d.start_vid, d.end_vid
 """
 
@@ -176,11 +180,22 @@ def _costs(cur, dest, origins, with_geometry):
         depart[i] = ways
     starts = sorted(arrive)
     ends = sorted({n for ways in depart.values() for n in ways})
+    in_box = set()
     between = {}  # (destination-side node m, origin-side node n) -> (seconds, metres) n ~> m
     if starts and ends:
         cur.execute(_DIJKSTRA_SQL, [_edges_sql(points), starts, ends])
         for m, n, secs, metres in cur.fetchall():
             between[(m, n)] = (secs, metres or 0.0)
+        in_box = set(between)
+        cut_off = sorted({n for ways in depart.values() if not any((m, n) in between for m in starts for n in ways)
+                          for n in ways} - set(starts))
+        best_inside = min((ways[n][0] + hop[0] + arrive[m][0] for (m, n), hop in between.items()
+                           for ways in depart.values() if n in ways), default=math.inf)
+        if cut_off and best_inside > 2 * MARGIN_M / (FASTEST_KMH / 3.6):
+            wide = _edges_sql(points, MARGIN_M * RETRY_MARGIN)
+            cur.execute(_DIJKSTRA_SQL, [wide, starts, cut_off])
+            for m, n, secs, metres in cur.fetchall():
+                between[(m, n)] = (secs, metres or 0.0)
     best = {}
     for i, ways in depart.items():
         o = snaps[i]
@@ -201,7 +216,7 @@ def _costs(cur, dest, origins, with_geometry):
         off_m = o.off_m + d.off_m
         leg = Leg(secs + off_m / offroad, metres + off_m, ROAD)
         if with_geometry:
-            leg.geometry = _geometry(cur, points, i, o, d, n, m)
+            leg.geometry = _geometry(cur, points, i, o, d, n, m, (m, n) in in_box)
         best[i - 1] = leg
     return best
 
@@ -210,23 +225,26 @@ def _better(current, candidate):
     return candidate if current is None or candidate[0] < current[0] else current
 
 
-def _edges_sql(points):
+def _edges_sql(points, margin=MARGIN_M):
     lons, lats = [p[0] for p in points], [p[1] for p in points]
     lat0 = math.radians(sum(lats) / len(lats))
-    span_m = max(air_m((min(lons), min(lats)), (max(lons), max(lats))), MARGIN_M)
+    span_m = max(air_m((min(lons), min(lats)), (max(lons), max(lats))), margin)
     dy = span_m / 111_320.0
     dx = span_m / (111_320.0 * max(0.1, math.cos(lat0)))
     return _EDGES_SQL.format(min(lons) - dx, min(lats) - dy, max(lons) + dx, max(lats) + dy)
 
 
-def _geometry(cur, points, i, o, d, n, m):
+def _geometry(cur, points, i, o, d, n, m, in_box):
     """[[lon, lat], ...] of the chosen route from origin i to the destination."""
     coords = [list(points[i])]
 
     def part(edge, a, b):
         cur.execute("SELECT ST_AsGeoJSON(ST_LineSubstring(geom, %s, %s)) FROM road_edge WHERE id = %s",
                     [min(a, b), max(a, b), edge])
-        line = json.loads(cur.fetchone()[0])["coordinates"]
+        shape = json.loads(cur.fetchone()[0])
+        if shape["type"] == "Point":  # an empty stretch: the point is the edge's end
+            return [shape["coordinates"]]
+        line = shape["coordinates"]
         return line if a <= b else line[::-1]
 
     if n is None:  # along the shared edge
@@ -237,7 +255,7 @@ def _geometry(cur, points, i, o, d, n, m):
             cur.execute(
                 "SELECT d.node, e.source, ST_AsGeoJSON(e.geom) FROM pgr_dijkstra(%s, %s::bigint, %s::bigint, true) d "
                 "JOIN road_edge e ON e.id = d.edge ORDER BY d.path_seq DESC",
-                [_edges_sql(points), m, n],
+                [_edges_sql(points, MARGIN_M if in_box else MARGIN_M * RETRY_MARGIN), m, n],
             )
             # Rows run m -> n on the reversed graph; read backwards they run n -> m on the
             # road: each row's edge arrives at the row's node, leaving the previous row's

@@ -213,9 +213,9 @@ def test_create_account_prints_a_new_token_last_and_rotates(capsys):
 
 
 def test_seed_demo_is_idempotent(capsys):
-    call_command("seed_demo", "--no-gazetteer")
+    call_command("seed_demo", "--no-gazetteer", "--no-roads")
     count = Unit.objects.count()
-    call_command("seed_demo", "--no-gazetteer")
+    call_command("seed_demo", "--no-gazetteer", "--no-roads")
     assert Unit.objects.count() == count >= 40
     assert set(Unit.objects.values_list("service", flat=True)) == {"police", "medical", "fire", "utility"}
     assert Unit.objects.filter(status="available", location__isnull=False).count() == count
@@ -224,7 +224,7 @@ def test_seed_demo_is_idempotent(capsys):
 
 
 def test_seed_demo_units_come_through_the_services_and_the_journal():
-    call_command("seed_demo", "--no-gazetteer")
+    call_command("seed_demo", "--no-gazetteer", "--no-roads")
     unit = Unit.objects.get(callsign="P-101")
     summaries = list(Event.objects.filter(unit=unit, type="unit.updated").order_by("id").values_list("summary",
                                                                                                    flat=True))
@@ -233,7 +233,7 @@ def test_seed_demo_units_come_through_the_services_and_the_journal():
 
 def test_a_restarted_run_command_leaves_changed_passwords_and_units_alone(capsys):
     """Issue 14: every `make run` re-ran seed_demo, resetting demo passwords and units."""
-    call_command("seed_demo", "--no-gazetteer", "--if-empty")  # the first start: empty database
+    call_command("seed_demo", "--no-gazetteer", "--no-roads", "--if-empty")  # the first start: empty database
     operator = get_user_model().objects.get(username="operator")
     operator.set_password("a-new-secret-pass")
     operator.save()
@@ -242,9 +242,9 @@ def test_a_restarted_run_command_leaves_changed_passwords_and_units_alone(capsys
     Unit.objects.filter(pk=unit.pk).update(location_recorded_at=timezone.now() - timedelta(hours=5))
     events = Event.objects.count()
     capsys.readouterr()
-    call_command("seed_demo", "--no-gazetteer", "--if-empty")  # every later start
+    call_command("seed_demo", "--no-gazetteer", "--no-roads", "--if-empty")  # every later start
     assert "not added" in capsys.readouterr().out
-    call_command("seed_demo", "--no-gazetteer")  # even when asked for by hand
+    call_command("seed_demo", "--no-gazetteer", "--no-roads")  # even when asked for by hand
     out = capsys.readouterr().out
     operator.refresh_from_db()
     unit.refresh_from_db()

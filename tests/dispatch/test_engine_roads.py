@@ -4,9 +4,10 @@ in real PostGIS + pgRouting, and falls back to the straight line without blockin
 import threading
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
-from dispatch import engine, roads, services
+from dispatch import engine, roads, routing, services
 from dispatch.models import Assignment
 from tests.conftest import client_for, point
 from tests.dispatch.roadnet import NORTH, SOUTH, load, one_way_loop, river_with_one_bridge, street
@@ -128,3 +129,16 @@ def test_dispatch_goes_on_while_the_graph_is_reloaded(tmp_path):
     assert set(made.values_list("basis", flat=True)) <= {"road", "straight_line"}
     assert "road" in set(made.values_list("basis", flat=True))
     assert Unit.objects.filter(pk__in=[u.pk for u in units], status="dispatched").count() == 12
+
+
+def test_seed_demo_loads_the_astana_graph_once_and_dispatch_uses_it(capsys):
+    call_command("seed_demo", "--no-gazetteer")
+    info = roads.graph_info()
+    assert info["edges"] > 10_000 and "OpenStreetMap" in info["attribution"]
+    assert "road graph: " in capsys.readouterr().out
+    loaded_at = info["loaded_at"]
+    call_command("seed_demo", "--no-gazetteer")  # a graph is there: left alone
+    assert roads.graph_info()["loaded_at"] == loaded_at
+    # Across the Esil from the Baiterek (left bank) to the old centre (right bank).
+    leg = routing.travel_times((71.4305, 51.1283), [(71.4230, 51.1650)])[0]
+    assert leg.basis == "road" and leg.route_m > routing.air_m((71.4305, 51.1283), (71.4230, 51.1650))

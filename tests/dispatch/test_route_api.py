@@ -3,7 +3,7 @@
 import pytest
 
 from dispatch import roads
-from tests.conftest import client_for, point
+from tests.conftest import point
 from tests.dispatch.roadnet import NORTH, SOUTH, load, river_with_one_bridge
 from tests.factories import UnitFactory
 

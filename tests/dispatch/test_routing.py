@@ -130,6 +130,10 @@ def test_route_geometry_follows_the_roads_from_start_to_end(tmp_path):
     assert max(lon for lon, _ in line) == pytest.approx(71.46)  # over the bridge
     walked = sum(routing.air_m(a, b) for a, b in zip(line, line[1:], strict=False))
     assert walked == pytest.approx(leg.route_m, rel=0.01)
+    # From a junction (the snapped point is the edge's end) to another.
+    corner = routing.route((71.46, NORTH), (71.40, SOUTH))
+    assert corner.geometry[0] == [71.46, NORTH] and corner.geometry[-1] == [71.40, SOUTH]
+    assert all(len(c) == 2 for c in corner.geometry)
     # Along one street, from both directions on the one-way loop.
     load(tmp_path, one_way_loop(), name="loop.osm")
     east = routing.route((71.42, SOUTH), (71.43, SOUTH))

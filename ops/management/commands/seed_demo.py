@@ -1,4 +1,4 @@
-"""seed_demo: a demo fleet over Astana, demo accounts, and the gazetteer.
+"""seed_demo: a demo fleet over Astana, demo accounts, the gazetteer and the road graph.
 
 It only ever adds what is missing. An account or unit that exists is left exactly as it is:
 a password someone changed, a unit a crew took out of service, a position. New demo units
@@ -20,11 +20,14 @@ from django.utils import timezone
 
 from accounts.services import ensure_account
 from calls.models import GazetteerEntry
+from dispatch import roads
 from dispatch.services import unit_set_status
 from units.models import Unit
 from units.services import unit_create, unit_report_positions
 
 SHIPPED_GAZETTEER = Path(__file__).resolve().parents[3] / "calls" / "data" / "astana_gazetteer.json.gz"
+# The Astana demo road graph (OpenStreetMap, ODbL; ops/data/ROADS.md, build_demo_roads).
+SHIPPED_ROADS = Path(__file__).resolve().parents[2] / "data" / "astana_roads.json.gz"
 
 # Stations spread over the city (lat, lon): Left bank, Right bank, Saryarka, Baikonur, Almaty districts.
 STATIONS = [
@@ -46,10 +49,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--no-gazetteer", action="store_true")
+        parser.add_argument("--no-roads", action="store_true", help="do not load the demo road graph")
         parser.add_argument("--if-empty", action="store_true",
                             help="do nothing unless the database has no units and no accounts")
 
-    def handle(self, *args, no_gazetteer=False, if_empty=False, **options):
+    def handle(self, *args, no_gazetteer=False, no_roads=False, if_empty=False, **options):
         if if_empty and (Unit.objects.exists() or get_user_model().objects.exists()):
             self.stdout.write("demo data not added: the database is in use (run `manage.py seed_demo` to add "
                               "what is missing)")
@@ -68,8 +72,14 @@ class Command(BaseCommand):
         if not no_gazetteer and not GazetteerEntry.objects.exists():
             # The shipped Astana gazetteer (OpenStreetMap, ODbL); loaded once, reloadable by hand.
             call_command("load_gazetteer", str(SHIPPED_GAZETTEER), verbosity=0)
+        graph = roads.graph_info()
+        if not no_roads and not (graph and graph["edges"]):
+            # Only when no graph is loaded: a centre's own (load_roads) is never replaced.
+            call_command("load_roads", str(SHIPPED_ROADS), stdout=self.stdout)
+            graph = roads.graph_info()
         self.stdout.write(f"demo fleet: {Unit.objects.count()} units ({created} new); "
-                          f"gazetteer: {GazetteerEntry.objects.count()} entries")
+                          f"gazetteer: {GazetteerEntry.objects.count()} entries; "
+                          f"road graph: {graph['edges'] if graph else 0} edges")
         self.stdout.write("demo accounts:")
         for line in lines:
             self.stdout.write(line)
