@@ -71,3 +71,9 @@ def test_units_near_a_point_carry_their_eta(tmp_path, operator_client):
     plain = operator_client.get("/api/v1/units/").json()["results"]
     assert all("eta_s" not in u for u in plain)
     assert operator_client.get("/api/v1/units/", {"near": "51.1,71.4"}).status_code == 400
+
+
+def test_the_400_follows_the_users_language(operator_client):
+    response = operator_client.get("/api/v1/route/", {"from": "x", "to": "51.1,71.4"}, HTTP_ACCEPT_LANGUAGE="ru")
+    assert response.status_code == 400
+    assert "широта" in str(response.json()["from"])
