@@ -83,6 +83,9 @@ export class Api {
   nearUnits(lat, lon, metres) {
     return this.get(`/units/?status=${this.freeUnitStatuses}&near=${lat.toFixed(6)},${lon.toFixed(6)},${metres}`);
   }
+  route(from, to) {
+    return this.get(`/route/?from=${from.lat.toFixed(6)},${from.lon.toFixed(6)}&to=${to.lat.toFixed(6)},${to.lon.toFixed(6)}`);
+  }
   geocode(q, limit = 8) { return this.get(`/geocode/?q=${encodeURIComponent(q)}&limit=${limit}`); }
   reverseGeocode(lat, lon) { return this.get(`/geocode/reverse/?lat=${lat.toFixed(6)}&lon=${lon.toFixed(6)}`); }
 

@@ -8,7 +8,7 @@ import { typeName } from "./lookup.js";
 import { map } from "./map.js";
 import { invalidate } from "./render.js";
 import { showTab } from "./tabs.js";
-import { ALERT, CHANNEL, EVENT, HOLD, SOURCE, _, clock, dispositionLabel, elapsed, fmt, metres, serviceLabel, statusLabel, unmetText } from "./words.js";
+import { ALERT, CHANNEL, EVENT, HOLD, SOURCE, _, clock, dispositionLabel, elapsed, eta, fmt, metres, serviceLabel, statusLabel, unmetText } from "./words.js";
 
 // A partner's picture or video of the scene: only an http(s) link is made clickable.
 function mediaLink(url) {
@@ -112,7 +112,8 @@ export function renderDetail() {
       h("tbody", {}, list.map((a) => h("tr", { class: state.isActive(a) ? "active" : "ended", dataset: { assignment: a.id } },
         h("td", {}, h("span", { class: `unit-chip svc-${a.unit.service}` }, a.unit.callsign)),
         h("td", {}, h("span", { class: `status st-${a.status}` }, statusLabel(a.status))),
-        h("td", {}, metres(a.distance_m)),
+        h("td", { title: a.basis === "road" ? fmt(_("%(n)s km"), { n: ((a.route_m || 0) / 1000).toFixed(1) }) : "" },
+          metres(a.distance_m), a.eta_s !== null && a.eta_s !== undefined ? ` · ${eta(a.eta_s, a.basis)}` : ""),
         h("td", {}, clock(a.assigned_at)),
         h("td", {}, state.isActive(a) && open
           ? confirmButton(`assignment:${a.id}`, _("Cancel"), _("Cancel? Press again"), () => act(api.cancelAssignment(a.id, "cancelled by operator"), fmt(_("%(unit)s taken off the call"), { unit: a.unit.callsign })), { class: "btn btn-small btn-danger" })
@@ -136,16 +137,19 @@ async function loadCandidates() {
   try { units = (await api.nearUnits(call.location.lat, call.location.lon, radius)).results; } catch (error) { failed(error); return; }
   if (mine !== candidateTicket || !detail || detail.id !== call.id) return;
   const needed = new Set((call.unmet_needs || []).map((n) => n.service));
-  // The feed may have taken a unit since the server answered.
+  // The feed may have taken a unit since the server answered. Ranked by the server's
+  // travel time (by road where it can, issue 16), the distance breaking ties.
   const stillFree = (u) => !state.units.has(u.id) || isFree(state.units.get(u.id));
+  const time = (r) => (r.unit.eta_s === null || r.unit.eta_s === undefined ? Infinity : r.unit.eta_s);
   const ranked = units.filter((u) => u.location && stillFree(u)).map((u) => ({ unit: u, distance: haversine(call.location, u.location) }))
-    .sort((a, b) => a.distance - b.distance).slice(0, 10);
+    .sort((a, b) => time(a) - time(b) || a.distance - b.distance).slice(0, 10);
   fill(box,
     ranked.length ? h("table", { class: "candidates" }, h("tbody", {}, ranked.map(({ unit, distance }) => h("tr", { dataset: { unit: unit.id } },
       h("td", {}, h("span", { class: `unit-chip svc-${unit.service}` }, unit.callsign)),
       h("td", {}, serviceLabel(unit.service), unit.capabilities.length ? h("span", { class: "caps" }, unit.capabilities.join(" ")) : null,
         needed.has(unit.service) ? h("span", { class: "flag flag-needed" }, _("needed")) : null),
-      h("td", {}, metres(distance), isStale(unit) ? h("span", { class: "flag flag-stale" }, _("stale")) : null),
+      h("td", {}, metres(distance), unit.eta_s !== null && unit.eta_s !== undefined ? h("span", { class: "eta" }, ` · ${eta(unit.eta_s, unit.eta_basis)}`) : null,
+        isStale(unit) ? h("span", { class: "flag flag-stale" }, _("stale")) : null),
       h("td", {}, h("button", { type: "button", class: "btn btn-small btn-primary", dataset: { assign: unit.callsign }, onclick: () => assign(call, unit) }, _("Assign")))))))
       : h("p", { class: "muted" }, fmt(_("No available unit within %(r)s."), { r: metres(radius) })),
     h("div", { class: "row" },

@@ -109,6 +109,25 @@ function unitPopup(id) {
   return body;
 }
 
+// The open call's units and their routes (GET /route/, issue 16): a straight dashed line
+// until the route is known, then the road; asked again when a unit has moved ~100 m.
+const routes = new Map();  // assignment id -> {key, line: [[lat, lon], ...] | null (asked)}
+
+function routeKey(unit, call) {
+  const r = (x) => x.toFixed(3);
+  return `${r(unit.location.lat)},${r(unit.location.lon)}>${r(call.location.lat)},${r(call.location.lon)}`;
+}
+
+function askRoute(a, unit, call, key) {
+  routes.set(a.id, { key, line: null });
+  api.route(unit.location, call.location).then((r) => {
+    const entry = routes.get(a.id);
+    if (!entry || entry.key !== key) return;
+    entry.line = r.basis === "road" ? r.geometry.coordinates.map(([lon, lat]) => [lat, lon]) : null;
+    drawLinks();
+  }).catch(() => {});  // the straight line stays
+}
+
 function drawLinks() {
   linkLayer.clearLayers();
   const call = view.selectedId && state.calls.get(view.selectedId);
@@ -116,8 +135,16 @@ function drawLinks() {
   for (const a of state.activeAssignments(call)) {
     const unit = state.units.get(a.unit.id);
     if (!unit || !unit.location) continue;
-    L.polyline([[unit.location.lat, unit.location.lon], [call.location.lat, call.location.lon]],
-      { className: `link svc-${unit.service}`, interactive: false }).addTo(linkLayer);
+    const key = routeKey(unit, call);
+    const known = routes.get(a.id);
+    if (!known || known.key !== key) askRoute(a, unit, call, key);
+    const line = known && known.key === key && known.line;
+    if (line) {
+      L.polyline(line, { className: `route svc-${unit.service}`, interactive: false }).addTo(linkLayer);
+    } else {
+      L.polyline([[unit.location.lat, unit.location.lon], [call.location.lat, call.location.lon]],
+        { className: `link svc-${unit.service}`, interactive: false }).addTo(linkLayer);
+    }
   }
 }
 

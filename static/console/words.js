@@ -65,6 +65,14 @@ export function age(iso) {
 const timeFormat = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 export const clock = (iso) => (iso ? timeFormat.format(new Date(iso)) : "—");
 
+// A travel time (issue 16): "≈" when it is only the straight line at a nominal speed.
+export function eta(seconds, basis) {
+  if (seconds === null || seconds === undefined) return "";
+  const s = Math.round(seconds);
+  const text = s < 60 ? fmt(_("%(n)s s"), { n: s }) : fmt(_("%(n)s min"), { n: Math.round(s / 60) });
+  return basis === "straight_line" ? `≈${text}` : text;
+}
+
 export function metres(m) {
   if (m === null || m === undefined) return "—";
   const km = (m / 1000).toLocaleString(lang, { maximumFractionDigits: 1 });
