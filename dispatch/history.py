@@ -30,7 +30,7 @@ _CALL_LIST_COLUMNS = (
 )
 _ASSIGNMENT_LIST_COLUMNS = (
     "id", "call_id", "unit_id", "unit__callsign", "unit__service", "status", "service", "capability", "distance_m",
-    "reason", "assigned_at", "ack_deadline", "acknowledged_at", "on_scene_at", "cleared_at", "ended_at", "end_reason",
+    "eta_s", "route_m", "basis", "reason", "assigned_at", "ack_deadline", "acknowledged_at", "on_scene_at", "cleared_at", "ended_at", "end_reason",
 )
 
 
@@ -123,6 +123,9 @@ def call_list_representation(rows):
                 "service": a["service"],
                 "capability": a["capability"],
                 "distance_m": a["distance_m"],
+                "eta_s": a["eta_s"],
+                "route_m": a["route_m"],
+                "basis": a["basis"] or None,
                 "reason": a["reason"],
                 "assigned_at": fmt(a["assigned_at"]),
                 "ack_deadline": fmt(a["ack_deadline"]),
