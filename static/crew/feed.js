@@ -40,6 +40,11 @@ export class Feed {
     this.open();
   }
 
+  /* The network is gone: close the socket (onclose shows "no connection" and retries). */
+  drop() {
+    if (this.socket) this.socket.close(4000, "offline");
+  }
+
   seen(id) {
     if (Number.isInteger(id) && (this.lastId === null || id > this.lastId)) {
       this.lastId = id;

@@ -32,6 +32,8 @@ async function signOut(reason) {
   localStorage.removeItem(RUNG);
   await outbox.clearAll().catch(() => {});
   if (feed) feed.forget();
+  Object.assign(state, { unit: null, assignment: null, call: null, fix: null, pending: [], queuedFixes: 0, ringing: false });
+  draw();
   if (reason) document.getElementById("signed-out-text").textContent = reason;
   show(reason ? "signed-out" : "pair");
   conn("down");
@@ -260,6 +262,11 @@ function wire() {
   // Browsers allow sound only after a tap: the first one anywhere unlocks the ring.
   document.addEventListener("pointerdown", unlockAudio, { once: true });
   window.addEventListener("online", () => { if (feed) feed.kick(); sync(); });
+  // The phone says its network is gone: a socket may still look open, but nothing will
+  // come through it. Say so, and reconnect (resuming from the last id) once it is back.
+  window.addEventListener("offline", () => { if (feed) feed.drop(); });
+  // A pairing link opened in a tab that already shows the app changes only the fragment.
+  window.addEventListener("hashchange", () => { if (pairFromLink()) location.reload(); });
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && feed) { feed.kick(); sync(); }
   });

@@ -68,11 +68,12 @@ let flushing = null;
 
 /* Send what waits, actions first (in order), then fixes in batches. Resolves to a summary;
    stops at the first network failure (the rest waits for the next try). `onRejected` hears
-   of an action the server refused for good (409: the call moved on; 404: not ours any more). */
-export function flush({ onRejected = () => {}, onSignedOut = () => {} } = {}) {
-  if (!flushing) {
-    flushing = run(onRejected, onSignedOut).finally(() => { flushing = null; });
-  }
+   of an action the server refused for good (409: the call moved on; 404: not ours any more).
+   One run at a time; a call during a run waits for it and then runs again, so an action
+   queued meanwhile is not left for the next timer. */
+export async function flush({ onRejected = () => {}, onSignedOut = () => {} } = {}) {
+  while (flushing) await flushing.catch(() => {});
+  flushing = run(onRejected, onSignedOut).finally(() => { flushing = null; });
   return flushing;
 }
 

@@ -109,6 +109,8 @@ export function render(state, config) {
     unavailable: _("no signal"),
     unsupported: _("this browser has no location"),
   }[state.gps] || "–";
+  $("queued").dataset.fixes = state.queuedFixes;
+  $("queued").dataset.actions = state.pending.length;
   $("queued").textContent = fmt(_("%(fixes)s position(s), %(actions)s action(s)"),
     { fixes: state.queuedFixes, actions: state.pending.length });
   $("alerts-row").hidden = !("Notification" in window) || Notification.permission !== "default";
