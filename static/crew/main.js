@@ -264,7 +264,7 @@ function wire() {
   window.addEventListener("online", () => { if (feed) feed.kick(); sync(); });
   // The phone says its network is gone: a socket may still look open, but nothing will
   // come through it. Say so, and reconnect (resuming from the last id) once it is back.
-  window.addEventListener("offline", () => { if (feed) feed.drop(); });
+  window.addEventListener("offline", () => { if (feed) feed.drop(); conn("down"); });
   // A pairing link opened in a tab that already shows the app changes only the fragment.
   window.addEventListener("hashchange", () => { if (pairFromLink()) location.reload(); });
   document.addEventListener("visibilitychange", () => {

@@ -11,6 +11,8 @@ export function show(screen) {
 }
 
 export function conn(status, info = {}) {
+  // The phone knows it has no network: nothing is "connecting" then, whatever a socket says.
+  if (!navigator.onLine && status !== "live") status = "down";
   const text = {
     connecting: _("Connecting…"), live: _("Live"), down: _("No connection"), degraded: _("Live (slow)"),
   }[status] || status;
