@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from calls.models import Call, IncidentType
 from calls.services import call_create
-from dispatch import engine
+from dispatch import waiting
 from dispatch.models import Assignment
 from units.models import Unit
 
@@ -72,7 +72,7 @@ def main():
         Call.objects.filter(pk=police_id).update(status="pending", dispatched_at=None, unmet_needs=[
             {"service": "police", "capability": None, "count": 1, "reason": "all_busy"}])
         started = time.perf_counter()
-        made = engine.dispatch_waiting(grace=timezone.timedelta(0))
+        made = waiting.dispatch_waiting(grace=timezone.timedelta(0))
         nothing.append((time.perf_counter() - started) * 1000)
         assert made == 1 and Assignment.objects.filter(call_id=police_id).exists(), made
 
@@ -81,11 +81,11 @@ def main():
         Call.objects.filter(pk__in=ids).update(dispatch_requested_at=timezone.now(), unmet_needs=UNMET)
         started, passes = time.perf_counter(), 0
         while Call.objects.filter(pk__in=ids, dispatch_requested_at__isnull=False).exists():
-            engine.dispatch_waiting(grace=timezone.timedelta(0))  # each stops at its budget
+            waiting.dispatch_waiting(grace=timezone.timedelta(0))  # each stops at its budget
             passes += 1
         served.append((time.perf_counter() - started) * 1000)
         print(f"   all {args.calls} requests tried in {passes} pass(es), {served[-1] / 1000:.1f} s "
-              f"({served[-1] / args.calls:.1f} ms per call; budget {engine.WAITING_PASS_BUDGET_S:.0f} s per pass)")
+              f"({served[-1] / args.calls:.1f} ms per call; budget {waiting.WAITING_PASS_BUDGET_S:.0f} s per pass)")
 
     rows = []
     for label, values in (("unservable calls, one free police crew (it goes to the last call)", nothing),

@@ -8,7 +8,7 @@ from celery import shared_task
 
 from core import journal
 
-from . import engine, metrics, retention, services
+from . import engine, metrics, retention, services, waiting
 
 
 @shared_task(name="dispatch.tasks.dispatch_call", acks_late=True)
@@ -18,14 +18,14 @@ def dispatch_call(call_id):
 
 @shared_task(name="dispatch.tasks.dispatch_waiting", acks_late=True)
 def dispatch_waiting():
-    engine.dispatch_waiting()
+    waiting.dispatch_waiting()
 
 
 @shared_task(name="dispatch.tasks.sweep", acks_late=True)
 def sweep():
     """Converge: time out silent units, serve what a lost task skipped, ring the feed."""
     services.expire_acknowledgements()
-    engine.dispatch_waiting()
+    waiting.dispatch_waiting()
     journal.ring_latest()  # ops/heartbeats.py marks a finished sweep for /healthz
 
 

@@ -4,7 +4,7 @@ Every unit's phone reports every few seconds. Through Django + DRF a report cost
 CPU (request machinery, a thread hop per sync view, ORM objects), which capped a 2-core
 machine far below SPEC's ingest levels (bench/positions_ingest.py). Here the request is
 answered in the event loop: the token and unit are checked and the fix stored with three
-statements on an async psycopg pool, sharing validation (dispatch.apis.validate_fixes)
+statements on an async psycopg pool, sharing validation (units.serializers.validate_fixes)
 and SQL (units.services) with the Django view, so both paths apply the same rules. Only
 the once-a-second journal row goes back through Django (record_event), off the loop.
 Everything else is passed to Django untouched.

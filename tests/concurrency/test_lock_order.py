@@ -27,7 +27,7 @@ from calls.models import Call
 from calls.services import call_update
 from core.journal import JOURNAL_LOCK_KEY, record_event
 from core.models import Event
-from dispatch import engine
+from dispatch import engine, waiting
 from dispatch import services as dispatch_services
 from dispatch.models import Assignment
 from tests.conftest import point
@@ -168,7 +168,7 @@ def test_intake_of_duplicates_under_concurrent_dispatch_never_fails():
             while not stop.is_set():
                 for call in seed:
                     engine.dispatch_call(call.pk)
-                engine.dispatch_waiting(grace=timedelta(0))
+                waiting.dispatch_waiting(grace=timedelta(0))
         except Exception as exc:
             errors.append(exc)
         finally:

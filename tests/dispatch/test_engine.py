@@ -11,7 +11,7 @@ from calls.models import Call
 from calls.services import call_update
 from core.errors import TransitionNotAllowed, UnitBusy
 from core.models import Event
-from dispatch import engine, services
+from dispatch import engine, services, waiting
 from dispatch.models import Assignment
 from tests.conftest import point
 from tests.factories import UnitFactory, new_call
@@ -88,7 +88,7 @@ def test_unmet_line_carries_the_specific_reason(units, reason):
 def test_alert_is_raised_once_not_on_every_sweep():
     call = new_call()
     for _ in range(3):
-        engine.dispatch_waiting(grace=NO_GRACE)
+        waiting.dispatch_waiting(grace=NO_GRACE)
     assert Event.objects.filter(type="alert.raised", call=call, data__kind="no_unit_available").count() == 1
 
 
@@ -110,7 +110,7 @@ def test_running_dispatch_twice_assigns_nothing_more():
     call = new_call()
     engine.dispatch_call(call.pk)
     engine.dispatch_call(call.pk)
-    engine.dispatch_waiting(grace=NO_GRACE)
+    waiting.dispatch_waiting(grace=NO_GRACE)
     assert len(active(call)) == 1
 
 
@@ -149,7 +149,7 @@ def test_silent_unit_times_out_becomes_unreachable_and_next_is_sent():
     silent.refresh_from_db()
     assert assignment.status == "timed_out" and silent.status == "unreachable"
     assert Event.objects.filter(type="alert.raised", data__kind="ack_timeout", call=call).exists()
-    engine.dispatch_waiting(grace=NO_GRACE)
+    waiting.dispatch_waiting(grace=NO_GRACE)
     assert [a.unit for a in active(call)] == [backup]
     # The device comes back: the unit is available again, but not for this call.
     services.unit_set_status(unit_id=silent.pk, status="available")
@@ -171,10 +171,10 @@ def test_freed_unit_serves_waiting_calls_most_urgent_first_then_oldest():
     low_old = new_call("noise_complaint")  # P4
     urgent_new = new_call("robbery", lat=51.2, lon=71.5)  # P1, police 2
     urgent_newer = new_call("domestic_violence", lat=51.1, lon=71.4)  # P1, later
-    engine.dispatch_waiting(grace=NO_GRACE)
+    waiting.dispatch_waiting(grace=NO_GRACE)
     unit = UnitFactory(service="police", status="out_of_service", location=point(51.128, 71.43))
     services.unit_set_status(unit_id=unit.pk, status="available")
-    engine.dispatch_waiting(grace=NO_GRACE)
+    waiting.dispatch_waiting(grace=NO_GRACE)
     assert [a.call for a in Assignment.objects.filter(unit=unit)] == [urgent_new]
     assert active(low_old) == [] and active(urgent_newer) == []
 
@@ -221,14 +221,14 @@ def test_cancelling_a_call_frees_its_units_for_waiting_calls():
     unit = UnitFactory(service="police")
     first = new_call("noise_complaint")
     engine.dispatch_call(first.pk)
-    waiting = new_call("noise_complaint", lat=51.16, lon=71.47)
-    engine.dispatch_call(waiting.pk)
-    assert active(waiting) == []
+    queued = new_call("noise_complaint", lat=51.16, lon=71.47)
+    engine.dispatch_call(queued.pk)
+    assert active(queued) == []
     services.call_cancel(call_id=first.pk, reason="caller called back")
     unit.refresh_from_db()
     assert unit.status == "available"
-    engine.dispatch_waiting(grace=NO_GRACE)
-    assert [a.unit for a in active(waiting)] == [unit]
+    waiting.dispatch_waiting(grace=NO_GRACE)
+    assert [a.unit for a in active(queued)] == [unit]
     first.refresh_from_db()
     assert first.status == "cancelled"
     with pytest.raises(TransitionNotAllowed):
@@ -244,7 +244,7 @@ def test_operator_cancelled_assignment_reopens_the_need_with_another_unit():
     services.assignment_cancel(assignment_id=assignment.pk, reason="needed elsewhere")
     call.refresh_from_db()
     assert call.status == "pending" and call.dispatch_requested_at is not None
-    engine.dispatch_waiting(grace=NO_GRACE)
+    waiting.dispatch_waiting(grace=NO_GRACE)
     assert [x.unit for x in active(call)] == [b]
     a.refresh_from_db()
     assert a.status == "available"
@@ -254,12 +254,12 @@ def test_call_without_location_waits_and_is_dispatched_once_located():
     UnitFactory(service="medical", capabilities=["als"])
     call = new_call(lat=None)
     assert Event.objects.filter(type="alert.raised", call=call, data__kind="no_location").exists()
-    engine.dispatch_waiting(grace=NO_GRACE)
+    waiting.dispatch_waiting(grace=NO_GRACE)
     call.refresh_from_db()
     assert call.unmet_needs[0]["reason"] == "no_location" and active(call) == []
     call_update(call_id=call.pk, actor=None, changes={},
                 location={"point": point(), "accuracy_m": 20, "source": "operator"})
-    engine.dispatch_waiting(grace=NO_GRACE)
+    waiting.dispatch_waiting(grace=NO_GRACE)
     assert len(active(call)) == 1
 
 
@@ -272,10 +272,10 @@ def test_possible_duplicate_is_held_until_released():
     second.refresh_from_db()
     assert second.hold_reason == "possible_duplicate"
     assert list(second.possible_duplicates.all()) == [first]
-    engine.dispatch_waiting(grace=NO_GRACE)
+    waiting.dispatch_waiting(grace=NO_GRACE)
     assert active(second) == []
     services.call_release(call_id=second.pk)
-    engine.dispatch_waiting(grace=NO_GRACE)
+    waiting.dispatch_waiting(grace=NO_GRACE)
     assert len(active(second)) == 1
 
 
@@ -394,32 +394,32 @@ def _heating_flood(n):
 
 
 def test_a_call_behind_hundreds_of_unservable_calls_is_served_when_a_unit_frees():
-    _heating_flood(engine.WAITING_PAGE + 10)  # more than a page (the old pass stopped at 200)
+    _heating_flood(waiting.WAITING_PAGE + 10)  # more than a page (the old pass stopped at 200)
     police_call = new_call("noise_complaint", lat=51.20, lon=71.50)  # P4, behind all of them
     Call.objects.filter(pk=police_call.pk).update(dispatch_requested_at=None,
                                                   unmet_needs=[{"service": "police", "capability": None,
                                                                 "count": 1, "reason": "all_busy"}])
     unit = UnitFactory(service="police", location=point(51.20, 71.50))  # a crew comes free
-    assert engine.dispatch_waiting(grace=NO_GRACE) == 1
+    assert waiting.dispatch_waiting(grace=NO_GRACE) == 1
     assert [a.unit for a in active(police_call)] == [unit]
 
 
 def test_requests_past_the_first_page_are_tried_never_cleared_untried(monkeypatch):
-    monkeypatch.setattr(engine, "WAITING_PAGE", 10)
+    monkeypatch.setattr(waiting, "WAITING_PAGE", 10)
     calls = [new_call("noise_complaint", lat=51.05 + i * 0.005, lon=71.30, accuracy=10) for i in range(25)]
     units = [UnitFactory(service="police", location=point(51.05 + i * 0.005, 71.30)) for i in range(25)]
-    engine.dispatch_waiting(grace=NO_GRACE)
+    waiting.dispatch_waiting(grace=NO_GRACE)
     assert Assignment.objects.count() == 25
     assert set(Assignment.objects.values_list("unit_id", flat=True)) == {u.pk for u in units}
     assert not Call.objects.filter(pk__in=[c.pk for c in calls], dispatch_requested_at__isnull=False).exists()
 
 
 def test_unservable_waiting_calls_cost_no_dispatch_attempt(django_assert_max_num_queries, monkeypatch):
-    monkeypatch.setattr(engine, "WAITING_PAGE", 10)
+    monkeypatch.setattr(waiting, "WAITING_PAGE", 10)
     _heating_flood(40)
     UnitFactory(service="police")  # free, but no heating call can use it
     with django_assert_max_num_queries(12):  # five pages and the availability, not 40 dispatches
-        assert engine.dispatch_waiting(grace=NO_GRACE) == 0
+        assert waiting.dispatch_waiting(grace=NO_GRACE) == 0
 
 
 def test_a_new_calls_own_task_leaves_the_unit_to_a_more_urgent_waiting_call():
@@ -432,7 +432,7 @@ def test_a_new_calls_own_task_leaves_the_unit_to_a_more_urgent_waiting_call():
     assert engine.dispatch_call(newer.pk) == 0
     newer.refresh_from_db()
     assert newer.unmet_needs == [{"service": "police", "capability": None, "count": 1, "reason": "queued"}]
-    engine.dispatch_waiting(grace=NO_GRACE)  # the pass its own task asked for
+    waiting.dispatch_waiting(grace=NO_GRACE)  # the pass its own task asked for
     assert [a.unit for a in active(urgent)] == [unit]
     assert active(newer) == []
 
@@ -450,10 +450,10 @@ def test_a_more_urgent_call_that_cannot_use_the_unit_does_not_block_it():
 def test_only_one_waiting_pass_runs_at_a_time():
     other = psycopg.connect(_dsn(), autocommit=True)
     try:
-        other.execute("SELECT pg_advisory_lock(%s)", [engine.WAITING_PASS_LOCK_KEY])
-        assert engine.dispatch_waiting(grace=NO_GRACE) is None
-        other.execute("SELECT pg_advisory_unlock(%s)", [engine.WAITING_PASS_LOCK_KEY])
-        assert engine.dispatch_waiting(grace=NO_GRACE) == 0
+        other.execute("SELECT pg_advisory_lock(%s)", [waiting.WAITING_PASS_LOCK_KEY])
+        assert waiting.dispatch_waiting(grace=NO_GRACE) is None
+        other.execute("SELECT pg_advisory_unlock(%s)", [waiting.WAITING_PASS_LOCK_KEY])
+        assert waiting.dispatch_waiting(grace=NO_GRACE) == 0
     finally:
         other.close()
 
@@ -481,8 +481,8 @@ def test_a_crew_freed_during_a_pass_goes_to_the_most_urgent_call_already_passed(
             freed.append(UnitFactory(service="police", location=point(51.128, 71.43)))  # a crew clears now
         return real(call_id, in_order=in_order)
 
-    monkeypatch.setattr(engine, "dispatch_call", dispatch_call)
-    engine.dispatch_waiting(grace=NO_GRACE)
+    monkeypatch.setattr(waiting, "dispatch_call", dispatch_call)
+    waiting.dispatch_waiting(grace=NO_GRACE)
     assert [a.unit for a in active(urgent)] == freed
     assert active(late) == []
 
@@ -523,26 +523,26 @@ def test_only_queued_needs_raise_no_alert():
 
 
 def test_a_pass_requested_while_another_runs_makes_that_one_go_round_again(monkeypatch):
-    real = engine._one_waiting_round
+    real = waiting._one_waiting_round
     rounds = []
 
     def one_round(grace, deadline):
         rounds.append(1)
         if len(rounds) == 1:
-            engine._count_request()  # what a request that found the lock taken does
+            waiting._count_request()  # what a request that found the lock taken does
         return real(grace, deadline)
 
-    monkeypatch.setattr(engine, "_one_waiting_round", one_round)
-    engine.dispatch_waiting(grace=NO_GRACE)
+    monkeypatch.setattr(waiting, "_one_waiting_round", one_round)
+    waiting.dispatch_waiting(grace=NO_GRACE)
     assert len(rounds) == 2
 
 
 def test_a_request_that_finds_the_pass_running_is_counted():
     other = psycopg.connect(_dsn(), autocommit=True)
     try:
-        other.execute("SELECT pg_advisory_lock(%s)", [engine.WAITING_PASS_LOCK_KEY])
-        before = engine._requests_counted()
-        assert engine.dispatch_waiting(grace=NO_GRACE) is None
-        assert engine._requests_counted() > before
+        other.execute("SELECT pg_advisory_lock(%s)", [waiting.WAITING_PASS_LOCK_KEY])
+        before = waiting._requests_counted()
+        assert waiting.dispatch_waiting(grace=NO_GRACE) is None
+        assert waiting._requests_counted() > before
     finally:
         other.close()
