@@ -85,21 +85,13 @@ def _row(row):
     return {**row.detail, "name": row.name, "age_s": round(row.age_s, 3)}
 
 
-def _worker(rows):
-    workers = [row for row in rows if row.kind == "worker"]
+def _workers(rows, kind):
+    """The Celery workers of one kind: "worker" (dispatch) or "readers" (journal readers)."""
+    workers = [row for row in rows if row.kind == kind]
     return {
         "ok": any(row.age_s < WORKER_MAX_AGE_S for row in workers),
         "max_age_s": WORKER_MAX_AGE_S,
         "workers": [_row(row) for row in workers],
-    }
-
-
-def _readers(rows):
-    readers = [row for row in rows if row.kind == "readers"]
-    return {
-        "ok": any(row.age_s < WORKER_MAX_AGE_S for row in readers),
-        "max_age_s": WORKER_MAX_AGE_S,
-        "workers": [_row(row) for row in readers],
     }
 
 
@@ -125,9 +117,9 @@ def health_report():
     report = {name: "ok" if ok else _error(value) for name, (ok, value) in results.items()}
     db_ok, rows = results["database"]
     if db_ok:
-        report["worker"] = _worker(rows)
+        report["worker"] = _workers(rows, "worker")
         report["beat"] = _beat(rows)
-        readers = _readers(rows)
+        readers = _workers(rows, "readers")
     else:
         unknown = "unknown: the database, where heartbeats are kept, is down"
         report["worker"] = {"ok": False, "error": unknown}

@@ -5,6 +5,7 @@ Tests that need a worker or a server use `transactional_db`: the other process m
 committed rows, which Django's TestCase transaction would hide.
 """
 
+import asyncio
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import websockets
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.utils import timezone
@@ -293,3 +295,16 @@ def wait_for(predicate, timeout=15.0, interval=0.05, message="condition"):
 
 def now():
     return timezone.now()
+
+
+async def closed_within(ws, seconds):
+    """The close code a websocket's server sent within the time (-1: closed without one),
+    or None if the socket stayed open that long."""
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                await ws.recv()
+    except websockets.exceptions.ConnectionClosed as exc:
+        return exc.rcvd.code if exc.rcvd else -1
+    except TimeoutError:
+        return None

@@ -17,7 +17,7 @@ from knox.models import AuthToken
 
 from accounts.tokens import issue_token
 from config.db import libpq_params
-from tests.conftest import client_for, crew, start_asgi
+from tests.conftest import client_for, closed_within, crew, start_asgi
 from tests.factories import make_user, token_for
 
 ME = "/api/v1/incident-types/"
@@ -120,18 +120,6 @@ def test_tokens_issued_before_hashing_keep_working_after_the_migration(transacti
 
 
 # --- websockets: a revoked credential ends the socket within seconds --------------------------------
-
-
-async def closed_within(ws, seconds):
-    """The close code the server sent within the time, or None if the socket stayed open."""
-    try:
-        async with asyncio.timeout(seconds):
-            while True:
-                await ws.recv()
-    except websockets.exceptions.ConnectionClosed as exc:
-        return exc.rcvd.code if exc.rcvd else -1
-    except TimeoutError:
-        return None
 
 
 def feed(server, **kwargs):

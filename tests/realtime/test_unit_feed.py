@@ -16,7 +16,7 @@ from core.models import Event
 from dispatch import engine, services
 from dispatch.models import Assignment
 from dispatch.unit_consumer import unit_events_after
-from tests.conftest import client_for, point
+from tests.conftest import client_for, closed_within, point
 from tests.factories import UnitFactory, new_call, token_for
 from units.services import unit_issue_token, unit_report_positions
 
@@ -57,23 +57,12 @@ async def drain(ws, seconds):
     return got
 
 
-async def close_code(ws, seconds):
-    try:
-        async with asyncio.timeout(seconds):
-            while True:
-                await ws.recv()
-    except websockets.exceptions.ConnectionClosed as exc:
-        return exc.rcvd.code if exc.rcvd else -1
-    except TimeoutError:
-        return None
-
-
 def refused(url, **kwargs):
     """The HTTP status of a refused handshake, or the close code of an accepted socket."""
     async def attempt():
         try:
             async with websockets.connect(url, open_timeout=5, **kwargs) as ws:
-                return await close_code(ws, 5)
+                return await closed_within(ws, 5)
         except websockets.exceptions.InvalidStatus as exc:
             return exc.response.status_code
 
@@ -229,11 +218,11 @@ def test_a_supervisors_new_token_closes_the_lost_phones_socket(asgi_server, supe
 
     async def scenario():
         async with connect(asgi_server, query=f"?token={old}") as ws:
-            assert await close_code(ws, 0.5) is None  # signed in and open
+            assert await closed_within(ws, 0.5) is None  # signed in and open
             started = time.monotonic()
             answer = await asyncio.to_thread(supervisor_client.post, f"/api/v1/units/{unit_a.pk}/token/")
             assert answer.status_code == 200
-            assert await close_code(ws, 5) == 4401
+            assert await closed_within(ws, 5) == 4401
             print(f"\nnew token issued -> old socket closed 4401: {(time.monotonic() - started) * 1000:.0f} ms")
             return answer.json()["token"]
 
