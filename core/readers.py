@@ -44,7 +44,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from .models import Event, JournalReader
@@ -145,12 +145,11 @@ def due_readers(now=None):
     """Names of the registered readers that may run now (not paused, not backing off)."""
     now = now or timezone.now()
     names = all_names()
-    waiting = set(
+    held_back = set(
         JournalReader.objects.filter(name__in=names)
-        .filter(paused=False, next_attempt_at__gt=now).values_list("name", flat=True)
+        .filter(Q(paused=True) | Q(next_attempt_at__gt=now)).values_list("name", flat=True)
     )
-    paused = set(JournalReader.objects.filter(name__in=names, paused=True).values_list("name", flat=True))
-    return [name for name in names if name not in waiting and name not in paused]
+    return [name for name in names if name not in held_back]
 
 
 class _ReaderLock:

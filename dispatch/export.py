@@ -8,8 +8,8 @@ from django.db.models import F, OuterRef, Q
 from django.utils import timezone
 
 from calls.models import Call
+from core.geo import GeographyCoord
 
-from .history import GeographyCoord
 from .models import Assignment
 
 EXPORT_COLUMNS = (

@@ -7,20 +7,13 @@ call_list_representation); tests/supervisor/test_history.py holds the two equal.
 from contextlib import contextmanager
 
 from django.db import connection, transaction
-from django.db.models import F, FloatField, Func
+from django.db.models import F
 from django.utils import timezone
 
 from calls.models import Call
+from core.geo import GeographyCoord
 
 from .models import Assignment
-
-
-class GeographyCoord(Func):
-    """ST_X / ST_Y of a geography point (they take geometry, hence the cast)."""
-
-    template = "%(function)s((%(expressions)s)::geometry)"
-    output_field = FloatField()
-
 
 # The columns of a call's representation (CallSerializer) read straight into dicts.
 _CALL_LIST_COLUMNS = (

@@ -2,18 +2,9 @@
 
 from datetime import timedelta
 
-from django.db.models import FloatField, Func
+from core.geo import GeographyCoord
 
 from .models import UnitPosition
-
-
-class _GeographyCoord(Func):
-    """ST_X / ST_Y of a geography point (they take geometry, hence the cast). dispatch.history
-    has the same expression: units sits below dispatch and cannot import it."""
-
-    template = "%(function)s((%(expressions)s)::geometry)"
-    output_field = FloatField()
-
 
 TRACK_MAX_POINTS = 5000
 TRACK_MAX_SPAN = timedelta(hours=24)
@@ -24,7 +15,7 @@ def unit_track(*, unit_id, start, end, limit=TRACK_MAX_POINTS):
     rows = list(
         UnitPosition.objects.filter(unit_id=unit_id, recorded_at__gte=start, recorded_at__lte=end)
         .order_by("recorded_at", "id")
-        .annotate(x_lat=_GeographyCoord("location", function="ST_Y"), x_lon=_GeographyCoord("location", function="ST_X"))
+        .annotate(x_lat=GeographyCoord("location", function="ST_Y"), x_lon=GeographyCoord("location", function="ST_X"))
         .values_list("x_lat", "x_lon", "accuracy_m", "heading", "speed_mps", "recorded_at")[: limit + 1]
     )
     points = [
