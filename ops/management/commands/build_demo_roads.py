@@ -1,5 +1,5 @@
 """python manage.py build_demo_roads: rebuild ops/data/astana_roads.json.gz, the shipped
-Astana demo road graph, from the ODbL files in ../shared/data (see ops/data/ROADS.md).
+Astana demo road graph, from the ODbL files in data/ (see data/SOURCES.md, ops/data/ROADS.md).
 
 The source has street names and points but no road classes, directions or way ids:
 - each name's points are in path order within each OSM way, but the ways of one name are
@@ -13,6 +13,7 @@ The source has street names and points but no road classes, directions or way id
 The output is byte-for-byte reproducible (sorted input, fixed rounding, gzip without a date).
 """
 
+import gzip
 import json
 import math
 import re
@@ -25,7 +26,7 @@ from dispatch import roads
 
 JUMP_M = 500.0
 CROSSING_M = 12.0
-DATA = Path(settings.BASE_DIR).parent / "shared" / "data"
+DATA = Path(settings.BASE_DIR) / "data"
 OUT = Path(settings.BASE_DIR) / "ops" / "data" / "astana_roads.json.gz"
 ATTRIBUTION = ("© OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetmap.org/copyright); "
                "derived from bayan-yelemes/AstanaSafe astana_streets.json and astana_intersections.json")
@@ -138,8 +139,17 @@ def build(streets, crossings):
     return nodes, edges, stats
 
 
+def read_json(folder, name):
+    """The file as shipped in data/ (gzip-compressed), or a plain copy of it elsewhere."""
+    path = folder / name
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    with gzip.open(folder / f"{name}.gz", "rt", encoding="utf-8") as f:
+        return json.load(f)
+
+
 class Command(BaseCommand):
-    help = "Rebuild the shipped Astana demo road graph from ../shared/data (ODbL)."
+    help = "Rebuild the shipped Astana demo road graph from data/ (ODbL)."
 
     def add_arguments(self, parser):
         parser.add_argument("--data", default=str(DATA))
@@ -147,9 +157,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, data, out, **options):
         data = Path(data)
-        streets = json.loads((data / "astana_streets.json").read_text(encoding="utf-8"))["streets"]
+        streets = read_json(data, "astana_streets.json")["streets"]
         crossings = {(round(p["lng"], 6), round(p["lat"], 6))
-                     for points in json.loads((data / "astana_intersections.json").read_text(encoding="utf-8")).values()
+                     for points in read_json(data, "astana_intersections.json").values()
                      for p in points}
         nodes, edges, stats = build(streets, crossings)
         roads.write_graph_file(out, nodes, edges, ATTRIBUTION, "astana_streets.json + astana_intersections.json")
