@@ -123,7 +123,7 @@ except Exception as exc:  # environ raises several types for a malformed URL
 if _db.get("ENGINE") != "django.contrib.gis.db.backends.postgis":
     raise ImproperlyConfigured("DATABASE_URL must use the postgis:// scheme (PostgreSQL with PostGIS).")
 # Persistent connections leak under ASGI (one per thread that ever served a request);
-# Django's own psycopg pool with CONN_MAX_AGE=0 is the supported way (PITFALLS.md).
+# Django's own psycopg pool with CONN_MAX_AGE=0 is the supported way (docs/traps.md).
 _db["CONN_MAX_AGE"] = 0
 # After PostgreSQL restarts (or its backends are terminated) a pooled or kept connection is
 # dead; checking on checkout costs one round trip and makes the next request succeed.
@@ -177,7 +177,7 @@ CHANNEL_LAYERS = {
             # connections ran out when 100 consoles disconnected at once.
             "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 3,
                        "max_connections": 2000}],
-            # The layer is a doorbell, not the record (PITFALLS.md); a bigger buffer only
+            # The layer is a doorbell, not the record (docs/traps.md); a bigger buffer only
             # makes the doorbell ring more reliably for a slow console.
             "capacity": 1000,
             "expiry": 30,
@@ -375,7 +375,7 @@ DUPLICATE_WINDOW_MIN = _setting("DUPLICATE_WINDOW_MIN", float, 20.0, lambda v: v
 DUPLICATE_MAX_ACCURACY_M = _setting("DUPLICATE_MAX_ACCURACY_M", float, 250.0, lambda v: v >= 0)
 DUPLICATE_MAX_RADIUS_M = _setting("DUPLICATE_MAX_RADIUS_M", float, 500.0, lambda v: v >= 0)
 # A position that moved less than this, with no status change, is kept as history only:
-# GPS writes to the indexed live column are never HOT updates (PITFALLS.md).
+# GPS writes to the indexed live column are never HOT updates (docs/traps.md).
 UNIT_POSITION_MIN_MOVE_M = _setting("UNIT_POSITION_MIN_MOVE_M", float, 5.0, lambda v: v >= 0)
 AML_HMAC_KEY = os.environ.get("AML_HMAC_KEY", "")
 # The console's map: tiles from this URL (empty = no tiles; the map still shows calls and units).

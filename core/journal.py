@@ -2,7 +2,7 @@
 
 `record_event` runs inside the service's transaction and inserts one row that is both
 the audit trail and the outbox of the live feed. After commit the row is published to
-the channel layer, which is only a doorbell: it is at-most-once (PITFALLS.md), so the
+the channel layer, which is only a doorbell: it is at-most-once (docs/traps.md), so the
 websocket consumer and the REST feed read the journal itself, and the sweep rings the
 doorbell for the newest row, which makes every consumer read whatever it missed (a crash
 or a Redis outage between commit and publish).
@@ -109,7 +109,7 @@ class _Publisher:
     """One long-lived event loop per process that rings the feed's doorbell.
 
     `async_to_sync(group_send)` per event made a new loop and a new Redis connection each
-    time in Celery workers (and has leaked connections with channels-redis 4, PITFALLS.md).
+    time in Celery workers (and has leaked connections with channels-redis 4, docs/traps.md).
     Here commits only put messages on a queue; a daemon thread with its own loop drains it
     and sends everything that piled up as one group message. Publishing never blocks a
     request; a message lost here is recovered by the sweep's doorbell and the consumers'

@@ -3,7 +3,7 @@ shared with the unit feed /ws/unit/ (dispatch/unit_consumer.py), which relays a 
 of the same journal.
 
 The consumer only authenticates, joins the group, replays the backlog and relays
-(STYLE.md). The channel layer is a doorbell: each message carries the event and the id of
+(docs/architecture.md). The channel layer is a doorbell: each message carries the event and the id of
 the event committed before it (`previous_id`). If that is the last id this socket sent,
 the event goes straight out; otherwise something was missed (a dropped group message, a
 publish that never happened) and the gap is read from the journal, in order. Every

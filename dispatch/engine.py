@@ -8,7 +8,7 @@ means this transaction won the unit. By road (issue 16): the K nearest by air
 pgRouting query under a time budget (dispatch/routing.py); without a graph, off it, or
 past the budget the straight line ranks them, so routing never holds a dispatch up. The
 claim below is the same whatever the order. No SKIP LOCKED, so a unit whose GPS row is locked
-for a millisecond is waited for, not passed over (PITFALLS.md). The unique partial index
+for a millisecond is waited for, not passed over (docs/traps.md). The unique partial index
 `one_active_assignment_per_unit` makes a double assignment impossible even if this code
 were wrong.
 

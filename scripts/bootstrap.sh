@@ -137,7 +137,7 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     --maxmemory-policy noeviction --dir "$ROOT/.run" --logfile "$ROOT/.run/redis.log"
   for _ in $(seq 1 20); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.25; done
 fi
-# The broker must never evict a task (PITFALLS.md); best effort on a shared Redis.
+# The broker must never evict a task (docs/traps.md); best effort on a shared Redis.
 redis-cli -h 127.0.0.1 config set maxmemory-policy noeviction >/dev/null 2>&1 || true
 
 # --- virtualenv -------------------------------------------------------------------------------------

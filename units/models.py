@@ -30,7 +30,7 @@ class Unit(models.Model):
         ordering = ["callsign"]
         indexes = [
             # Nearest-unit selection: KNN (<->) on this partial index only walks units that
-            # can be chosen at all (PITFALLS.md). btree_gist puts the service in it.
+            # can be chosen at all (docs/traps.md). btree_gist puts the service in it.
             GistIndex(fields=["service", "location"], name="unit_available_knn", condition=Q(status="available")),
             GistIndex(fields=["location"], name="unit_location_gist"),
             models.Index(fields=["status", "service"], name="unit_status_idx"),

@@ -1,7 +1,7 @@
 """Many calls dispatched at the same instant against fewer units: never a double assignment.
 
 Real threads, each with its own database connection, and transaction=True so nothing is
-hidden inside a test transaction (PITFALLS.md).
+hidden inside a test transaction (docs/traps.md).
 """
 
 import threading
