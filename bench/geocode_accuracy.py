@@ -1,13 +1,21 @@
 """How often the gazetteer's top answer is right, for the ways operators type a location.
 
     DEBUG=true .venv/bin/python bench/geocode_accuracy.py [--streets 300] [--corners 200] [--seed 112]
-        [--kazakh 100] [--data ../shared/data] [--failures 5]
+        [--kazakh 100] [--data data] [--failures 5] [--no-bias]
 
 Runs against the configured database (the dev database `dispatch` by default) and loads
 `calls/data/astana_gazetteer.json.gz` first if the gazetteer is empty. The sample is drawn
-from the raw OpenStreetMap extracts (`--data`), not from the derived file, and the query
-variants are written here without the product's normaliser, so the figures do not grade
-the normaliser against itself.
+from the raw OpenStreetMap extracts (`--data`, the repository's `data/` folder by default;
+`.json.gz` or `.json`), not from the derived file, and the query variants are written here
+without the product's normaliser, so the figures do not grade the normaliser against itself.
+
+The bias scenario repeats the ambiguous street queries (text that fits two or more streets)
+with what the operator has besides the text: the caller's AML point (a point of the true
+street moved up to AML_JITTER_M in a random direction, passed as `near`) or the map view
+(a BIAS_VIEW_KM rectangle with a point of the true street somewhere inside, passed as
+`view`). A control passes a view of a random other part of the city with every street
+query: bias must not spoil answers the text alone got right. `--no-bias` (or a geocoder
+without these parameters) leaves the scenario out.
 
 A street answer is right when the top result is within 150 m of any point (OSM node) of
 that street; a corner answer when it is within 150 m of any point where the two streets
@@ -16,6 +24,8 @@ a few queries, no HTTP).
 """
 
 import argparse
+import gzip
+import inspect
 import json
 import math
 import os
@@ -62,7 +72,10 @@ KAZAKH_LETTERS = str.maketrans("әғқңөұүһіӘҒҚҢӨҰҮҺІ", "агкн
 
 STREET_VARIANTS = ["exact", "russian", "kazakh", "abbreviated", "lower case", "no street word", "ru keyboard",
                    "ru kbd, no word"]  # fmt: skip
-CORNER_VARIANTS = ["X и Y", "X / Y", "угол X и Y", "full names X / Y"]
+CORNER_VARIANTS = ["X и Y", "X / Y", "угол X и Y", "full names X / Y", "X - Y", "X, Y", "пересечение X и Y",
+                   "X мен Y қиылысы", "X and Y"]  # fmt: skip
+AML_JITTER_M = 500
+BIAS_VIEW_KM = (5.0, 3.0)  # width, height: a 1280 × 800 px map at zoom 14 in Astana
 
 
 def street_parts(name):
@@ -96,7 +109,9 @@ def street_queries(name):
 def corner_queries(a, b):
     ca, cb = street_parts(a)[1], street_parts(b)[1]
     return {"X и Y": f"{ca} и {cb}", "X / Y": f"{ca} / {cb}", "угол X и Y": f"угол {ca} и {cb}",
-            "full names X / Y": f"{a} / {b}"}  # fmt: skip
+            "full names X / Y": f"{a} / {b}", "X - Y": f"{ca} - {cb}", "X, Y": f"{ca}, {cb}",
+            "пересечение X и Y": f"пересечение {ca} и {cb}", "X мен Y қиылысы": f"{ca} мен {cb} қиылысы",
+            "X and Y": f"{ca} and {cb}"}  # fmt: skip
 
 
 def metres(a, b):
@@ -115,9 +130,18 @@ def bench_key(name):
     return street_parts(name)[1].lower().translate(KAZAKH_LETTERS)
 
 
+def read_json(data_dir, name):
+    """`name` from `data_dir`, compressed (`name.gz`, as the repository ships it) or not."""
+    path = data_dir / name
+    if not path.exists() and path.with_name(name + ".gz").exists():
+        with gzip.open(path.with_name(name + ".gz"), "rt", encoding="utf-8") as fh:
+            return json.load(fh)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def sample(data_dir, n_streets, n_corners, n_kazakh, seed):
-    streets = json.loads((data_dir / "astana_streets.json").read_text(encoding="utf-8"))["streets"]
-    crossings = json.loads((data_dir / "astana_intersections.json").read_text(encoding="utf-8"))
+    streets = read_json(data_dir, "astana_streets.json")["streets"]
+    crossings = read_json(data_dir, "astana_intersections.json")
     points = {s["name"]: [(p["lat"], p["lng"]) for p in s["points"]] for s in streets if s["name"].strip()}
     pairs = {}
     for street, items in crossings.items():
@@ -149,12 +173,13 @@ def percentile(values, q):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=ROOT / "data")
     parser.add_argument("--streets", type=int, default=300)
     parser.add_argument("--corners", type=int, default=200)
     parser.add_argument("--kazakh", type=int, default=100, help="extra streets with Kazakh letters (keyboard variants)")
     parser.add_argument("--seed", type=int, default=112)
     parser.add_argument("--failures", type=int, default=0, help="print this many failures per variant")
+    parser.add_argument("--no-bias", action="store_true", help="leave out the bias scenario")
     args = parser.parse_args()
 
     if not GazetteerEntry.objects.exists():
@@ -234,6 +259,82 @@ def main():
         for variant in STREET_VARIANTS + CORNER_VARIANTS:
             for line in stats.get(variant, {}).get("failures", [])[: args.failures]:
                 print(f"  {variant}: {line}")
+
+    if args.no_bias or not {"near", "view"} <= set(inspect.signature(geocode).parameters):
+        print("\nbias scenario: left out (--no-bias, or this geocoder takes no near/view)")
+        return
+    bias_scenario([c for c in cases if c[0] in STREET_VARIANTS], all_points, args.seed, args.failures)
+
+
+def moved(point, metres, rng):
+    """`point` moved up to `metres` in a random direction (uniform over the disc)."""
+    r, a = metres * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+    return (
+        point[0] + r * math.cos(a) / 111_320,
+        point[1] + r * math.sin(a) / (111_320 * math.cos(math.radians(point[0]))),
+    )
+
+
+def view_around(point, rng):
+    """A BIAS_VIEW_KM rectangle (minlon, minlat, maxlon, maxlat) with `point` somewhere inside."""
+    w = BIAS_VIEW_KM[0] * 1000 / (111_320 * math.cos(math.radians(point[0])))
+    h = BIAS_VIEW_KM[1] * 1000 / 111_320
+    west, south = point[1] - rng.uniform(0.1, 0.9) * w, point[0] - rng.uniform(0.1, 0.9) * h
+    return (west, south, west + w, south + h)
+
+
+def bias_scenario(street_cases, all_points, seed, failures):
+    """Top-1 of the same street queries without and with a near point / map view, interleaved."""
+    rng = random.Random(seed + 1)
+    city = [p for pts in all_points.values() for p in pts]
+    ambiguous = [c for c in street_cases if c[4]]
+    scenarios = [
+        (
+            "ambiguous, AML point <= 500 m",
+            ambiguous,
+            lambda truth: {"near": moved(rng.choice(truth), AML_JITTER_M, rng)},
+        ),
+        ("ambiguous, map view 5 x 3 km", ambiguous, lambda truth: {"view": view_around(rng.choice(truth), rng)}),
+        (
+            "every street query, view elsewhere",
+            street_cases,
+            lambda truth: {"view": view_around(elsewhere(truth), rng)},
+        ),
+    ]
+
+    def elsewhere(truth):
+        # A part of the city at least 3 km from the street: the operator is looking elsewhere.
+        for _ in range(50):
+            p = rng.choice(city)
+            if nearest(p, truth) > 3000:
+                return p
+        return p
+
+    print(f"\nbias scenario (seed {seed + 1}; right = top result within {RIGHT_WITHIN_M} m, as above)\n")
+    header = f"{'scenario':<36} {'n':>5} {'text only':>10} {'with bias':>10} {'p50 ms':>7} {'p99 ms':>7}"
+    print(header)
+    print("-" * len(header))
+    for label, chosen, extra in scenarios:
+        plain = biased = 0
+        ms, lost = [], []
+        for _variant, query, truth, what, _ambiguous in chosen:
+            kwargs = extra(truth)
+            # Interleaved: the same query without and with the bias, back to back.
+            first = geocode(query, limit=1)
+            started = time.perf_counter()
+            second = geocode(query, limit=1, **kwargs)
+            ms.append((time.perf_counter() - started) * 1000)
+            ok1 = bool(first) and nearest((first[0]["lat"], first[0]["lon"]), truth) <= RIGHT_WITHIN_M
+            ok2 = bool(second) and nearest((second[0]["lat"], second[0]["lon"]), truth) <= RIGHT_WITHIN_M
+            plain += ok1
+            biased += ok2
+            if ok1 and not ok2:
+                lost.append(f"{query!r} [{what}] {kwargs} → {second[0]['label'] if second else 'nothing'}")
+        n = len(chosen) or 1
+        print(f"{label:<36} {len(chosen):>5} {100 * plain / n:>9.1f}% {100 * biased / n:>9.1f}%"
+              f" {statistics.median(ms or [0]):>7.1f} {percentile(ms or [0], 0.99):>7.1f}")  # fmt: skip
+        for line in lost[:failures]:
+            print(f"  right without, wrong with: {line}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Build `astana_gazetteer.json.gz` from the OpenStreetMap extracts described in README.md.
 
-    .venv/bin/python calls/data/build_gazetteer.py \
-        ../shared/data/astana_streets.json ../shared/data/astana_intersections.json \
-        ../shared/data/malls.geojson --out calls/data/astana_gazetteer.json.gz
+    .venv/bin/python calls/data/build_gazetteer.py
+
+reads the repository's `data/astana_streets.json.gz`, `data/astana_intersections.json.gz`
+and `data/malls.geojson.gz` (other files may be named: `STREETS INTERSECTIONS [PLACES …]`,
+`.gz` or plain) and writes `calls/data/astana_gazetteer.json.gz` (`--out`).
 
 Streets: the source lists each street as the points of all its OSM ways concatenated
 (shared points dropped), so a jump longer than SPLIT_GAP_M between consecutive points is a
@@ -26,7 +28,8 @@ import math
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 
 from calls.gazetteer import FORMAT, importance_from_length, normalize, places_from_geojson  # noqa: E402
 
@@ -45,6 +48,16 @@ def _xy(lat, lon):
 def _dist(a, b):
     (ax, ay), (bx, by) = _xy(*a), _xy(*b)
     return math.hypot(ax - bx, ay - by)
+
+
+def read_bytes(path):
+    """The file's bytes, uncompressed when it is a `.gz` (the repository ships the sources gzipped)."""
+    raw = Path(path).read_bytes()
+    return gzip.decompress(raw) if str(path).endswith(".gz") else raw
+
+
+def read_json(path):
+    return json.loads(read_bytes(path).decode("utf-8"))
 
 
 def street_lines(points):
@@ -75,7 +88,7 @@ def representative_point(lines):
 
 
 def build_streets(path):
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    data = read_json(path)
     entries, length_by_name = [], {}
     for street in data["streets"]:
         name = street["name"].strip()
@@ -94,7 +107,7 @@ def build_streets(path):
 
 
 def build_intersections(path, length_by_name):
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    data = read_json(path)
     by_pair = {}  # (key_a, key_b) → {"points": set, "names": {key: {name: length}}}
     for street, crossings in data.items():
         for c in crossings:
@@ -142,20 +155,27 @@ def _clusters(points):
 
 
 def build_places(path):
-    return places_from_geojson(json.loads(Path(path).read_text(encoding="utf-8")))
+    return places_from_geojson(read_json(path))
 
 
 def sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """Of the uncompressed bytes: the sums `data/SOURCES.md` records."""
+    return hashlib.sha256(read_bytes(path)).hexdigest()
+
+
+def source_name(path):
+    return Path(path).name.removesuffix(".gz")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("streets")
-    parser.add_argument("intersections")
-    parser.add_argument("places", nargs="*", help="GeoJSON FeatureCollections of named places")
-    parser.add_argument("--out", required=True)
+    data = ROOT / "data"
+    parser.add_argument("streets", nargs="?", default=data / "astana_streets.json.gz")
+    parser.add_argument("intersections", nargs="?", default=data / "astana_intersections.json.gz")
+    parser.add_argument("places", nargs="*", help="GeoJSON FeatureCollections of named places (default: the malls)")
+    parser.add_argument("--out", default=ROOT / "calls" / "data" / "astana_gazetteer.json.gz")
     args = parser.parse_args(argv)
+    args.places = args.places or [data / "malls.geojson.gz"]
 
     streets, lengths = build_streets(args.streets)
     intersections = build_intersections(args.intersections, lengths)
@@ -168,7 +188,7 @@ def main(argv=None):
         "source": SOURCE,
         "attribution": ATTRIBUTION,
         "license": "ODbL-1.0",
-        "derived_from": {Path(p).name: sha256(p) for p in [args.streets, args.intersections, *args.places]},
+        "derived_from": {source_name(p): sha256(p) for p in [args.streets, args.intersections, *args.places]},
         "entries": streets + intersections + places,
     }
     raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
