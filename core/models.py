@@ -25,6 +25,10 @@ class Event(models.Model):
     # Text, not a bounded column: it carries operators' notes and closing notes whole
     # (the API bounds them, 2,000 characters).
     summary = models.TextField(blank=True, default="")
+    # The same text as a code and its parameters (core/texts.py), rendered in the reader's
+    # language; empty in rows written before codes existed, which show `summary` as stored.
+    summary_code = models.CharField(max_length=40, blank=True, default="")
+    summary_params = models.JSONField(null=True, blank=True)
     data = models.JSONField(default=dict)
 
     class Meta:

@@ -15,3 +15,8 @@ class DispatchConfig(AppConfig):
         register_representation("call.", call_data)
         register_representation("assignment.", assignment_data)
         register_representation("unit.", unit_data)
+
+        # How the parameters of stored texts read in the reader's language (core/texts.py).
+        from .labels import register
+
+        register()

@@ -26,6 +26,10 @@ class Assignment(models.Model):
     basis = models.CharField(max_length=16, blank=True, default="",
                              choices=[("road", "road"), ("straight_line", "straight_line")])
     reason = models.CharField(max_length=300, blank=True, default="")
+    # `reason` and `end_reason` as codes with parameters (core/texts.py), shown in the
+    # reader's language; empty for free text (a crew's decline reason) and older rows.
+    reason_code = models.CharField(max_length=40, blank=True, default="")
+    reason_params = models.JSONField(null=True, blank=True)
     assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     assigned_at = models.DateTimeField()
     # The acknowledgement deadline is a column swept by beat, so it survives restarts.
@@ -35,6 +39,8 @@ class Assignment(models.Model):
     cleared_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=300, blank=True, default="")
+    end_reason_code = models.CharField(max_length=40, blank=True, default="")
+    end_reason_params = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["assigned_at", "id"]
