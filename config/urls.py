@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from calls.aml_api import AmlView
 from calls.geocode_api import GeocodeView, ReverseGeocodeView
 from dispatch import assignment_apis, call_apis, feed_apis, unit_apis
+from dispatch.basemap_apis import BasemapTileView
 from dispatch.console import console, supervisor
 from dispatch.pairing_apis import UnitPairingView
 from dispatch.route_apis import RouteView
@@ -33,6 +34,7 @@ api = [
     path("geocode/reverse/", ReverseGeocodeView.as_view(), name="geocode-reverse"),
     path("aml/", AmlView.as_view(), name="aml"),
     path("route/", RouteView.as_view(), name="route"),
+    path("basemap/<str:z>/<str:x>/<str:y>.json", BasemapTileView.as_view(), name="basemap-tile"),
     path("units/<int:pk>/pairing/", UnitPairingView.as_view(), name="unit-pairing"),  # the crew app's QR
     path("", include("dispatch.supervisor_urls")),
     path("", include("integrations.urls")),

@@ -10,12 +10,24 @@ from django.urls import path
 from accounts.access import is_operator, is_supervisor
 from calls.models import Call
 from calls.statuses import CallStatus
+from dispatch import basemap
 from dispatch.statuses import AssignmentStatus
 from units.statuses import UnitStatus
 
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 MAP_CENTRE = (51.1280, 71.4300)  # Astana
+
+
+def basemap_config():
+    """The app's own street map (dispatch/basemap.py), drawn when MAP_TILE_URL is empty or
+    its tiles fail: the tile URL carries the data's version, so browsers may keep tiles."""
+    state = basemap.source_state()
+    return {
+        "url": f"/api/v1/basemap/{{z}}/{{x}}/{{y}}.json?v={state['version']}",
+        "source": state["source"],
+        "attribution": state["attribution"],
+    }
 
 
 def status_config():
@@ -46,11 +58,12 @@ def console(request):
     config = {
         "user": request.user.get_username(),
         "csrfToken": get_token(request),
-        # An empty MAP_TILE_URL turns tiles off: the map still shows calls and units on a plain background.
+        # An empty MAP_TILE_URL turns tiles off: the map shows the app's own streets (basemap).
         "tiles": {
             "url": getattr(settings, "MAP_TILE_URL", OSM_TILES),
             "attribution": getattr(settings, "MAP_TILE_ATTRIBUTION", OSM_ATTRIBUTION),
         },
+        "basemap": basemap_config(),
         "centre": list(getattr(settings, "MAP_CENTRE", MAP_CENTRE)),
         "staleAfterS": settings.DISPATCH_STALE_LOCATION_S,
         "statuses": status_config(),
@@ -74,6 +87,7 @@ def _supervisor_page(request, template, **page):
             "url": getattr(settings, "MAP_TILE_URL", OSM_TILES),
             "attribution": getattr(settings, "MAP_TILE_ATTRIBUTION", OSM_ATTRIBUTION),
         },
+        "basemap": basemap_config(),
         "centre": list(getattr(settings, "MAP_CENTRE", MAP_CENTRE)),
         "timeZone": settings.TIME_ZONE,
         "statuses": status_config(),
