@@ -18,6 +18,7 @@ from django.utils import timezone
 from core.errors import InvalidOperation
 from core.journal import record_event
 from core.requests import request_dispatch
+from core.texts import said
 
 from .aml import AmlParseError, parse_aml
 from .gazetteer import geocode
@@ -135,7 +136,9 @@ def call_create(*, actor, incident_type, priority=None, caller_phone="", caller_
     if aml is not None:
         aml.call = call
         aml.save(update_fields=["call"])
-    record_event("call.created", call=call, actor=actor, summary=f"{incident_type.code} P{call.priority}")
+    record_event("call.created", call=call, actor=actor,
+                 summary=said("call_created", f"{incident_type.code} P{call.priority}",
+                              incident_type=incident_type.code, priority=call.priority))
     _raise_location_alerts(call, actor, problem, duplicates)
     request_dispatch(call.id)
     return call
@@ -144,7 +147,7 @@ def call_create(*, actor, incident_type, priority=None, caller_phone="", caller_
 def _raise_location_alerts(call, actor, problem, duplicates):
     if call.location is None:
         record_event(
-            "alert.raised", call=call, actor=actor, summary="call has no location",
+            "alert.raised", call=call, actor=actor, summary=said("no_location", "call has no location"),
             data={"kind": "no_location", "call": call.id, "reference": call.reference,
                   "detail": problem or "no location given"},
         )
@@ -152,7 +155,8 @@ def _raise_location_alerts(call, actor, problem, duplicates):
         held = bool(call.hold_reason)
         record_event(
             "alert.raised", call=call, actor=actor,
-            summary="possible duplicate" if held else "possible duplicate, dispatched (P1/P2 are never held)",
+            summary=said("possible_duplicate", "possible duplicate") if held
+            else said("possible_duplicate_dispatched", "possible duplicate, dispatched (P1/P2 are never held)"),
             data={"kind": "possible_duplicate", "call": call.id, "reference": call.reference, "held": held,
                   "possible_duplicates": [d.id for d in duplicates],
                   "references": [d.reference for d in duplicates]},
@@ -201,7 +205,8 @@ def call_update(*, call_id, actor, changes, location=None, address=None):
                 call.hold_reason = "possible_duplicate"
             call.possible_duplicates.add(*duplicates)
     call.save()
-    record_event("call.updated", call=call, actor=actor, summary="changed: " + ", ".join(sorted(set(changed))))
+    fields = sorted(set(changed))
+    record_event("call.updated", call=call, actor=actor, summary=said("changed", "changed: " + ", ".join(fields), fields=fields))
     if problem and call.location is None:
         _raise_location_alerts(call, actor, problem, [])
     if duplicates:
@@ -218,7 +223,7 @@ def call_add_note(*, call_id, actor, text):
         # The retention emptied this call's notes; a new one would be kept forever.
         raise InvalidOperation("This call's personal data was erased after the retention period; "
                                "it takes no more notes.")
-    record_event("call.updated", call=call, actor=actor, summary=f"note: {text}")
+    record_event("call.updated", call=call, actor=actor, summary=said("note", f"note: {text}", text=text))
     return call
 
 
@@ -315,7 +320,8 @@ def aml_receive(*, msisdn, message, actor=None):
                 fields.append("dispatch_requested_at")
             call.save(update_fields=fields)
             record_event("call.updated", call=call, actor=actor,
-                         summary=f"AML fix ±{fix.accuracy_m:.0f} m ({fix.positioning})")
+                         summary=said("aml_fix", f"AML fix ±{fix.accuracy_m:.0f} m ({fix.positioning})",
+                                      accuracy_m=round(fix.accuracy_m), positioning=fix.positioning))
             if not was_located:
                 request_dispatch(call.id)
         return aml, call

@@ -23,14 +23,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.gis.db.models.functions import Distance, GeometryDistance
-from django.db import transaction
+from django.contrib.gis.measure import D
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from calls.models import Call
 from calls.statuses import CallStatus
-from core.journal import record_event
+from core.journal import record_event, record_events
 from core.requests import request_dispatch
+from core.texts import code_of, params_of, said
 from dispatch.statuses import AssignmentStatus
 from units.models import Unit
 from units.statuses import UnitStatus
@@ -58,36 +60,74 @@ def fresh_cutoff(now=None):
     return (now or timezone.now()) - timedelta(seconds=settings.DISPATCH_STALE_LOCATION_S)
 
 
+class Candidate:
+    """One row of the nearest-unit query: plain values, no model instance (issue 19).
+    `distance.m` is the spheroid distance in metres; `leg` the travel by road or by air."""
+
+    __slots__ = ("id", "service", "capabilities", "location", "distance", "leg")
+
+    def __init__(self, id, service, capabilities, lon, lat, distance_m):  # noqa: A002
+        self.id, self.service, self.capabilities = id, service, capabilities
+        self.location = (lon, lat)
+        self.distance = D(m=distance_m)
+        self.leg = None
+
+
+# The engine's KNN query as plain SQL: `<->` on the partial GiST index unit_available_knn
+# (status = 'available'), the point a constant the planner folds (a parameter, never a
+# subquery: PITFALLS.md). ST_Distance (spheroid) only for the rows returned. Written out
+# rather than built by the ORM: building the queryset and the model instances (GEOS
+# points) cost ~4x the query itself (bench/README.md, "nearest_unit.py").
+_KNN_SQL = """
+    SELECT id, service, capabilities, ST_X(location::geometry), ST_Y(location::geometry),
+           ST_Distance(location, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography)
+    FROM units_unit
+    WHERE service = %(service)s AND status = 'available' AND location IS NOT NULL
+      AND location_recorded_at >= %(fresh)s {filters}
+    ORDER BY location <-> ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography
+    LIMIT %(limit)s
+"""
+_KNN_FILTERS = {
+    (False, False): "",
+    (True, False): "AND capabilities @> ARRAY[%(capability)s]::varchar(32)[]",
+    (False, True): "AND NOT (id = ANY(%(exclude)s))",
+    (True, True): "AND capabilities @> ARRAY[%(capability)s]::varchar(32)[] AND NOT (id = ANY(%(exclude)s))",
+}
+_KNN_QUERIES = {key: _KNN_SQL.format(filters=f) for key, f in _KNN_FILTERS.items()}
+
+
 def candidate_units(point, service, capability="", exclude=(), limit=None, now=None, by_road=True):
-    """The nearest available, fresh units of a service with a capability, nearest first.
+    """The nearest available, fresh units of a service with a capability, nearest first,
+    as Candidates (one query, plain rows).
 
     `by_road`: the DISPATCH_ROUTE_CANDIDATES nearest by air, each with `leg` (eta_s,
     route_m, basis), ordered by travel time; otherwise `limit` (CANDIDATES) by air only.
     """
     if limit is None:
         limit = settings.DISPATCH_ROUTE_CANDIDATES if by_road else CANDIDATES
-    qs = Unit.objects.filter(
-        service=service,
-        status=UnitStatus.AVAILABLE,
-        location__isnull=False,
-        location_recorded_at__gte=fresh_cutoff(now),
-    )
-    if capability:
-        qs = qs.filter(capabilities__contains=[capability])
-    if exclude:
-        qs = qs.exclude(id__in=list(exclude))
-    # Order by the KNN operator only; the exact spheroid distance is computed for the
-    # few rows returned, never used for ordering (that would scan every unit).
-    units = list(
-        qs.annotate(knn=GeometryDistance("location", point), distance=Distance("location", point)).order_by("knn")[
-            :limit
-        ]
-    )
+    lon, lat = (point.x, point.y) if hasattr(point, "x") else point
+    params = {"lon": lon, "lat": lat, "service": service, "fresh": fresh_cutoff(now), "limit": limit,
+              "capability": capability, "exclude": list(exclude)}
+    with connection.cursor() as cur:
+        cur.execute(_KNN_QUERIES[(bool(capability), bool(exclude))], params)
+        units = [Candidate(*row) for row in cur.fetchall()]
     if by_road and units:
         for unit, leg in zip(units, routing.travel_times(point, [u.location for u in units]), strict=True):
             unit.leg = leg
         units.sort(key=lambda u: u.leg.eta_s)  # stable: equal times keep the air order
     return units
+
+
+# The conditional claim, returning the claimed row so that winning costs one round trip.
+_CLAIM_SQL = (
+    "UPDATE units_unit SET status = %s, status_changed_at = %s WHERE id = %s AND status = %s RETURNING *"
+)
+
+
+def _claim(unit_id, now):
+    """The Unit if this transaction won it (available -> dispatched), else None."""
+    won = list(Unit.objects.raw(_CLAIM_SQL, [UnitStatus.DISPATCHED, now, unit_id, UnitStatus.AVAILABLE]))
+    return won[0] if won else None
 
 
 def plan_gaps(call):
@@ -196,13 +236,14 @@ def _finish_pass(call_id, now, queued=()):
         call.save(update_fields=["unmet_needs", "dispatch_requested_at", "updated_at"])
         if not needs_changed:
             return  # only the internal request flag changed: nothing for clients to see
-        record_event("call.updated", call=call, summary="unmet needs" if unmet else "plan covered")
+        record_event("call.updated", call=call,
+                     summary=said("unmet_needs", "unmet needs") if unmet else said("plan_covered", "plan covered"))
         # A call only queued behind a more urgent one has a unit coming its way: no alarm.
         if any(n["reason"] != REASON_QUEUED for n in unmet) and call.location is not None and not call.hold_reason:
             record_event(
                 "alert.raised",
                 call=call,
-                summary="no unit available",
+                summary=said("no_unit_available", "no unit available"),
                 data={
                     "kind": "no_unit_available",
                     "call": call.id,
@@ -286,27 +327,31 @@ def _fill_one_slot(call_id, skip_lines, in_order=False):
                 if ahead and _wanted_ahead(unit, ahead):
                     left_to_others = True  # the next candidate may be one nobody ahead can use
                     continue
-                won = Unit.objects.filter(id=unit.id, status=UnitStatus.AVAILABLE).update(
-                    status=UnitStatus.DISPATCHED, status_changed_at=now
-                )
-                if won:
+                won = _claim(unit.id, now)
+                if won is not None:
                     # Dated now, not when the pass began or the UPDATE started waiting for
                     # the unit's row: never before the unit's previous assignment ended.
                     claimed_at = timezone.now()
-                    _create_assignment(call, unit, service, capability, unit.distance.m, claimed_at, actor=None,
+                    _create_assignment(call, won, service, capability, unit.distance.m, claimed_at, actor=None,
                                        reason=_auto_reason(unit, capability), route=unit.leg)
                     return "assigned", (service, capability)
         return ("queued" if left_to_others else "unfillable"), (service, capability)
 
 
 def _auto_reason(unit, capability):
+    """Why this unit: stored in English, shown in the reader's language (core/texts.py)."""
     cap = f" with {capability}" if capability else ""
     leg = unit.leg
     if leg.basis == routing.ROAD:
         how = f"by road: ETA {_minutes(leg.eta_s)}, {leg.route_m:.0f} m"
+        code, measures = "nearest_by_road", {"eta_s": round(leg.eta_s), "route_m": round(leg.route_m)}
     else:
         how = f"by air: {unit.distance.m:.0f} m, ETA ~{_minutes(leg.eta_s)} (no road route)"
-    return f"nearest available {unit.service} unit{cap} {how} (position fresh)"
+        code, measures = "nearest_by_air", {"eta_s": round(leg.eta_s), "distance_m": round(unit.distance.m)}
+    english = f"nearest available {unit.service} unit{cap} {how} (position fresh)"
+    if capability:
+        return said(code + "_with", english, service=unit.service, capability=capability, **measures)
+    return said(code, english, service=unit.service, **measures)
 
 
 def _minutes(seconds):
@@ -329,6 +374,8 @@ def _create_assignment(call, unit, service, capability, distance_m, now, actor, 
         route_m=route.route_m if route else None,
         basis=route.basis if route else "",
         reason=reason,
+        reason_code=code_of(reason),
+        reason_params=params_of(reason),
         assigned_by=actor,
         assigned_at=now,
         ack_deadline=now + timedelta(seconds=settings.DISPATCH_ACK_TIMEOUT_S),
@@ -336,10 +383,13 @@ def _create_assignment(call, unit, service, capability, distance_m, now, actor, 
     call_changed = refresh_call_status(call, now)
     if call_changed:
         call.save(update_fields=["status", "dispatched_at", "updated_at"])
-    record_event("assignment.created", call=call, assignment=assignment, actor=actor, summary=reason)
-    record_event("unit.updated", unit=unit, call=call, actor=actor, summary=f"dispatched to {call.reference}")
+    events = [
+        ("assignment.created", {"call": call, "assignment": assignment, "actor": actor, "summary": reason}),
+        ("unit.updated", {"unit": unit, "call": call, "actor": actor, "summary": said("dispatched_to", f"dispatched to {call.reference}", reference=call.reference)}),
+    ]
     if call_changed:
-        record_event("call.updated", call=call, actor=actor, summary=f"status {call.status}")
+        events.append(("call.updated", {"call": call, "actor": actor, "summary": said("call_status", f"status {call.status}", status=call.status)}))
+    record_events(events)  # all built, then the journal lock once (core/journal.py)
     return assignment
 
 

@@ -24,6 +24,7 @@ _CALL_LIST_COLUMNS = (
 _ASSIGNMENT_LIST_COLUMNS = (
     "id", "call_id", "unit_id", "unit__callsign", "unit__service", "status", "service", "capability", "distance_m",
     "eta_s", "route_m", "basis", "reason", "assigned_at", "ack_deadline", "acknowledged_at", "on_scene_at", "cleared_at", "ended_at", "end_reason",
+    "reason_code", "reason_params", "end_reason_code", "end_reason_params",
 )
 
 
@@ -120,6 +121,8 @@ def call_list_representation(rows):
                 "route_m": a["route_m"],
                 "basis": a["basis"] or None,
                 "reason": a["reason"],
+                "reason_code": a["reason_code"],
+                "reason_params": a["reason_params"],
                 "assigned_at": fmt(a["assigned_at"]),
                 "ack_deadline": fmt(a["ack_deadline"]),
                 "acknowledged_at": fmt(a["acknowledged_at"]),
@@ -127,6 +130,8 @@ def call_list_representation(rows):
                 "cleared_at": fmt(a["cleared_at"]),
                 "ended_at": fmt(a["ended_at"]),
                 "end_reason": a["end_reason"],
+                "end_reason_code": a["end_reason_code"],
+                "end_reason_params": a["end_reason_params"],
             } for a in assignments[call_id]],
             "disposition": row["disposition"] or None,
             "alarm": row["alarm"],

@@ -67,6 +67,13 @@ _SCRUBBED_SUMMARY = f"""CASE
     WHEN {_SUMMARY_HAS_TEXT} AND e.summary LIKE 'closed: %%' THEN regexp_replace(e.summary, '^(closed: \\S+) .*$', '\\1')
     WHEN {_SUMMARY_HAS_TEXT} THEN 'cancelled'
     ELSE e.summary END"""
+# The same texts as codes (core/texts.py): their free text is the `text` parameter; a note
+# becomes `note_erased`, a closing or cancelling without its words the plain code.
+_SCRUBBED_CODE = f"""CASE WHEN {_SUMMARY_HAS_TEXT} THEN CASE e.summary_code
+    WHEN 'note' THEN 'note_erased' WHEN 'closed_notes' THEN 'closed' WHEN 'cancelled_because' THEN 'cancelled'
+    ELSE e.summary_code END ELSE e.summary_code END"""
+_SCRUBBED_PARAMS = f"""CASE WHEN {_SUMMARY_HAS_TEXT} AND jsonb_typeof(e.summary_params) = 'object'
+    THEN e.summary_params - 'text' ELSE e.summary_params END"""
 
 _SNAP = f"ST_SnapToGrid(%(col)s::geometry, {GRID_DEG})::geography"
 _ROUND = "to_jsonb(round((e.data->'location'->>'{axis}')::numeric, 3))"
@@ -140,7 +147,8 @@ def _erase_calls(cur, ids, now):
     cur.execute(f"UPDATE {AML} SET {_AML_ERASE} WHERE call_id = ANY(%s)", [ids])
     aml = cur.rowcount
     cur.execute(
-        f"UPDATE {EVENT} e SET data = {_SCRUBBED_DATA}, summary = {_SCRUBBED_SUMMARY}"
+        f"UPDATE {EVENT} e SET data = {_SCRUBBED_DATA}, summary = {_SCRUBBED_SUMMARY},"
+        f" summary_code = {_SCRUBBED_CODE}, summary_params = {_SCRUBBED_PARAMS}"
         f" WHERE e.call_id = ANY(%(ids)s) AND {_EVENT_DUE}",
         {"ids": ids},
     )

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from calls.models import Call
+from core import texts
 from core.models import Event
 from dispatch.statuses import AssignmentStatus
 from units.models import Unit
@@ -40,8 +41,9 @@ class AssignmentSerializer(serializers.ModelSerializer):
         model = Assignment
         fields = [
             "id", "call", "call_reference", "unit", "status", "service", "capability", "distance_m",
-            "eta_s", "route_m", "basis", "reason",
+            "eta_s", "route_m", "basis", "reason", "reason_code", "reason_params",
             "assigned_at", "ack_deadline", "acknowledged_at", "on_scene_at", "cleared_at", "ended_at", "end_reason",
+            "end_reason_code", "end_reason_params",
         ]
         read_only_fields = fields
 
@@ -180,8 +182,15 @@ class UnitSerializer(serializers.ModelSerializer):
 
 class EventSerializer(serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # `summary` is the English fact as stored; `summary_text` is it in the reader's language
+    # (Accept-Language or the user's choice), or the stored text for a row without a code.
+    summary_text = serializers.SerializerMethodField()
 
     class Meta:
         model = Event
-        fields = ["id", "type", "at", "call", "unit", "assignment", "actor", "summary", "data"]
+        fields = ["id", "type", "at", "call", "unit", "assignment", "actor", "summary", "summary_code",
+                  "summary_params", "summary_text", "data"]
         read_only_fields = fields
+
+    def get_summary_text(self, event) -> str:
+        return texts.render(event.summary_code, event.summary_params, fallback=event.summary)

@@ -14,8 +14,9 @@ from django.utils import timezone
 from calls.models import Call, Disposition
 from calls.statuses import CALL_TRANSITIONS, CallStatus
 from core.errors import InvalidOperation, TransitionNotAllowed, UnitBusy
-from core.journal import record_event
+from core.journal import record_event, record_events
 from core.requests import request_dispatch
+from core.texts import code_of, params_of, said
 from core.transitions import check_transition
 from dispatch.statuses import ASSIGNMENT_TRANSITIONS, AssignmentStatus
 from units.models import Unit
@@ -63,17 +64,20 @@ def _end_assignment(call, unit, assignment, new_status, now, actor, reason="", u
     assignment.status = new_status
     assignment.ended_at = now
     assignment.end_reason = reason[:300]
+    assignment.end_reason_code, assignment.end_reason_params = code_of(reason), params_of(reason)
     if new_status == AssignmentStatus.CLEARED:
         assignment.cleared_at = now
-    assignment.save(update_fields=["status", "ended_at", "end_reason", "cleared_at"])
+    assignment.save(update_fields=["status", "ended_at", "end_reason", "end_reason_code", "end_reason_params", "cleared_at"])
     unit_changed = False
     if unit.status in UnitStatus.BUSY:
         unit_changed = _set_unit_status(unit, unit_status, now)
     events = [("assignment.updated", {"call": call, "assignment": assignment, "actor": actor,
-                                      "summary": f"{new_status} {reason}".strip()})]
+                                      "summary": _ended(new_status, reason)})]
     if unit_changed:
         events.append(("unit.updated", {"unit": unit, "call": call, "actor": actor,
-                                        "summary": f"{unit.status} ({new_status} on {call.reference})"}))
+                                        "summary": said("unit_status_after", f"{unit.status} ({new_status} on {call.reference})",
+                                                        status=unit.status, assignment_status=new_status,
+                                                        reference=call.reference)}))
     if deferred is None:
         _record(events)
     else:
@@ -81,9 +85,15 @@ def _end_assignment(call, unit, assignment, new_status, now, actor, reason="", u
     return unit_changed
 
 
+def _ended(status, reason):
+    if not reason:
+        return said("assignment_ended", status, status=status)
+    return said("assignment_ended_because", f"{status} {reason}", status=status, reason=reason)
+
+
 def _record(events):
-    for type_, kwargs in events:
-        record_event(type_, **kwargs)
+    """All journal rows of a change at once: built first, then one lock and one INSERT."""
+    record_events(events)
 
 
 def _after_assignment_change(call, now, actor, reopen=False):
@@ -94,7 +104,8 @@ def _after_assignment_change(call, now, actor, reopen=False):
         changed = True
     if changed:
         call.save(update_fields=["status", "dispatched_at", "dispatch_requested_at", "updated_at"])
-        record_event("call.updated", call=call, actor=actor, summary=f"status {call.status}")
+        record_event("call.updated", call=call, actor=actor,
+                     summary=said("call_status", f"status {call.status}", status=call.status))
     if reopen:
         request_dispatch(call.id)
 
@@ -113,8 +124,9 @@ def assignment_acknowledge(*, assignment_id, actor=None):
         assignment.acknowledged_at = now
         assignment.save(update_fields=["status", "acknowledged_at"])
         _set_unit_status(unit, UnitStatus.EN_ROUTE, now)
-        record_event("assignment.updated", call=call, assignment=assignment, actor=actor, summary="acknowledged")
-        record_event("unit.updated", unit=unit, call=call, actor=actor, summary="en route")
+        record_event("assignment.updated", call=call, assignment=assignment, actor=actor,
+                     summary=said("acknowledged", "acknowledged"))
+        record_event("unit.updated", unit=unit, call=call, actor=actor, summary=said("en_route", "en route"))
         return assignment
 
 
@@ -124,7 +136,8 @@ def assignment_decline(*, assignment_id, reason="", actor=None):
         if assignment.status == AssignmentStatus.DECLINED:
             return assignment
         now = timezone.now()
-        _end_assignment(call, unit, assignment, AssignmentStatus.DECLINED, now, actor, reason or "declined")
+        _end_assignment(call, unit, assignment, AssignmentStatus.DECLINED, now, actor,
+                        reason or said("declined", "declined"))
         _after_assignment_change(call, now, actor, reopen=True)
     request_dispatch_waiting()
     return assignment
@@ -153,10 +166,11 @@ def assignment_arrive(*, assignment_id, actor=None):
             call_changed = True
         else:
             call_changed = False
-        record_event("assignment.updated", call=call, assignment=assignment, actor=actor, summary="on scene")
-        record_event("unit.updated", unit=unit, call=call, actor=actor, summary="on scene")
+        record_event("assignment.updated", call=call, assignment=assignment, actor=actor,
+                     summary=said("on_scene", "on scene"))
+        record_event("unit.updated", unit=unit, call=call, actor=actor, summary=said("on_scene", "on scene"))
         if call_changed:
-            record_event("call.updated", call=call, actor=actor, summary="first unit on scene")
+            record_event("call.updated", call=call, actor=actor, summary=said("first_on_scene", "first unit on scene"))
         return assignment
 
 
@@ -168,7 +182,7 @@ def assignment_clear(*, assignment_id, transporting=False, actor=None):
         now = timezone.now()
         next_status = UnitStatus.TRANSPORTING if transporting else UnitStatus.AVAILABLE
         _end_assignment(call, unit, assignment, AssignmentStatus.CLEARED, now, actor,
-                        "transporting" if transporting else "", unit_status=next_status)
+                        said("transporting", "transporting") if transporting else "", unit_status=next_status)
         _after_assignment_change(call, now, actor)
     if not transporting:
         request_dispatch_waiting()
@@ -184,7 +198,8 @@ def assignment_cancel(*, assignment_id, reason="", actor=None):
         if assignment.status == AssignmentStatus.CANCELLED:
             return assignment
         now = timezone.now()
-        _end_assignment(call, unit, assignment, AssignmentStatus.CANCELLED, now, actor, reason or "cancelled by operator")
+        _end_assignment(call, unit, assignment, AssignmentStatus.CANCELLED, now, actor,
+                        reason or said("cancelled_by_operator", "cancelled by operator"))
         _after_assignment_change(call, now, actor, reopen=True)
     request_dispatch_waiting()
     return assignment
@@ -206,11 +221,14 @@ def assign_unit(*, call_id, unit_id, actor=None):
         service, capability = _line_for(call, unit)
         distance = _geodesic_m(call, unit) if call.location is not None and unit.location is not None else None
         Unit.objects.filter(pk=unit.pk).update(status=UnitStatus.DISPATCHED, status_changed_at=now)
-        reason = f"assigned by {actor.get_username() if actor else 'operator'}"
+        user = actor.get_username() if actor else "operator"
+        reason = said("assigned_by", f"assigned by {user}", user=user)
         route = None
         if distance is not None:
             route = routing.travel_times(call.location, [unit.location])[0]
-            reason += f", ETA {engine._minutes(route.eta_s)} ({route.basis.replace('_', ' ')})"
+            reason = said("assigned_by_eta",
+                          f"{reason}, ETA {engine._minutes(route.eta_s)} ({route.basis.replace('_', ' ')})",
+                          user=user, eta_s=route.eta_s, basis=route.basis)
         return engine._create_assignment(call, unit, service, capability, distance, now, actor, reason, route=route)
 
 
@@ -238,7 +256,7 @@ def call_release(*, call_id, actor=None):
         call.hold_reason = ""
         call.dispatch_requested_at = timezone.now()
         call.save(update_fields=["hold_reason", "dispatch_requested_at", "updated_at"])
-        record_event("call.updated", call=call, actor=actor, summary="released for dispatch")
+        record_event("call.updated", call=call, actor=actor, summary=said("released", "released for dispatch"))
         request_dispatch(call.id)
         return call
 
@@ -292,7 +310,8 @@ def call_close(*, call_id, disposition, notes="", actor=None):
         call.disposition = disposition
         _save_ended(call)
         _record(events)
-        record_event("call.updated", call=call, actor=actor, summary=f"closed: {disposition} {notes}".strip())
+        record_event("call.updated", call=call, actor=actor, summary=said("closed_notes", f"closed: {disposition} {notes}".strip(), disposition=disposition, text=notes) if notes
+                     else said("closed", f"closed: {disposition}", disposition=disposition))
     if freed:
         request_dispatch_waiting()
     return call
@@ -308,7 +327,8 @@ def call_cancel(*, call_id, reason="", actor=None):
         call.disposition = Disposition.CANCELLED
         _save_ended(call)
         _record(events)
-        record_event("call.updated", call=call, actor=actor, summary=f"cancelled {reason}".strip())
+        record_event("call.updated", call=call, actor=actor, summary=said("cancelled_because", f"cancelled {reason}".strip(), text=reason) if reason
+                     else said("cancelled", "cancelled"))
     if freed:
         request_dispatch_waiting()
     return call
@@ -335,7 +355,7 @@ def call_merge(*, call_id, into_id, actor=None):
         call.disposition = Disposition.DUPLICATE
         _save_ended(call)
         _record(events)
-        record_event("call.updated", call=call, actor=actor, summary=f"merged into {into.reference}")
+        record_event("call.updated", call=call, actor=actor, summary=said("merged_into", f"merged into {into.reference}", reference=into.reference))
     if freed:
         request_dispatch_waiting()
     return call
@@ -359,7 +379,7 @@ def unit_set_status(*, unit_id, status, actor=None):
         now = timezone.now()
         _set_unit_status(unit, status, now)
         by = "crew" if actor is not None and getattr(actor, "unit", None) == unit else "supervisor"
-        record_event("unit.updated", unit=unit, actor=actor, summary=f"{by} set {status}")
+        record_event("unit.updated", unit=unit, actor=actor, summary=said(f"{by}_set_status", f"{by} set {status}", status=status))
     if status == UnitStatus.AVAILABLE:
         request_dispatch_waiting()
     return unit
@@ -381,12 +401,12 @@ def assignment_time_out(*, assignment_id):
         if assignment.status != AssignmentStatus.ASSIGNED or assignment.ack_deadline is None or assignment.ack_deadline > now:
             return False
         _end_assignment(call, unit, assignment, AssignmentStatus.TIMED_OUT, now, None,
-                        "no acknowledgement in time", unit_status=UnitStatus.UNREACHABLE)
+                        said("ack_missed", "no acknowledgement in time"), unit_status=UnitStatus.UNREACHABLE)
         record_event(
             "alert.raised",
             call=call,
             unit=unit,
-            summary=f"{unit.callsign} did not acknowledge",
+            summary=said("ack_timeout", f"{unit.callsign} did not acknowledge", callsign=unit.callsign),
             data={"kind": "ack_timeout", "call": call.id, "reference": call.reference, "unit": unit.id,
                   "callsign": unit.callsign, "assignment": assignment.id},
         )

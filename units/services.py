@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.tokens import issue_token
 from core.journal import record_event
+from core.texts import said
 
 from .models import Unit
 
@@ -21,7 +22,7 @@ def unit_create(*, actor, callsign, service, capabilities=(), home_station=""):
     unit = Unit.objects.create(
         callsign=callsign, service=service, capabilities=sorted(set(capabilities)), home_station=home_station
     )
-    record_event("unit.updated", unit=unit, actor=actor, summary="unit created")
+    record_event("unit.updated", unit=unit, actor=actor, summary=said("unit_created", "unit created"))
     return unit
 
 
@@ -37,7 +38,7 @@ def unit_update(*, unit_id, actor, changes):
                 changed.append(field)
     if changed:
         unit.save(update_fields=changed)
-        record_event("unit.updated", unit=unit, actor=actor, summary="changed: " + ", ".join(changed))
+        record_event("unit.updated", unit=unit, actor=actor, summary=said("changed", "changed: " + ", ".join(changed), fields=changed))
     return unit
 
 
@@ -53,7 +54,7 @@ def unit_issue_token(*, unit_id, actor):
         unit.user = user
         unit.save(update_fields=["user"])
     key = issue_token(unit.user, replace=True)
-    record_event("unit.updated", unit=unit, actor=actor, summary="device token issued")
+    record_event("unit.updated", unit=unit, actor=actor, summary=said("device_token_issued", "device token issued"))
     return key
 
 
@@ -124,7 +125,7 @@ def unit_report_positions(*, unit_id, fixes):
             cur.execute(LIVE_UPDATE_SQL, live)
             row = cur.fetchone()
         if row is not None and row[0]:
-            record_event("unit.updated", unit=Unit.objects.get(pk=unit_id), summary="position")
+            record_event("unit.updated", unit=Unit.objects.get(pk=unit_id), summary=said("position", "position"))
     return position_report_result(unit_id, len(fixes), row)
 
 
@@ -137,4 +138,4 @@ def unit_publish_position(*, unit_id):
     """
     with transaction.atomic():
         unit = Unit.objects.select_for_update(no_key=True).get(pk=unit_id)
-        record_event("unit.updated", unit=unit, summary="position")
+        record_event("unit.updated", unit=unit, summary=said("position", "position"))
