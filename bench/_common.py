@@ -189,9 +189,21 @@ def start_worker(concurrency=2):
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free local port; from BENCH_PORTS ("8220-8239") when set, so that benchmarks run by
+    several people on one machine stay in their own ranges."""
+    ports = os.environ.get("BENCH_PORTS")
+    candidates = [0]
+    if ports:
+        lo, _, hi = ports.partition("-")
+        candidates = range(int(lo), int(hi or lo) + 1)
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError(f"no free port in BENCH_PORTS={ports}")
 
 
 def start_uvicorn(port=None, workers=1):

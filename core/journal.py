@@ -93,8 +93,10 @@ def record_events(items):
         actor = kw.get("actor")
         if actor is not None and not getattr(actor, "is_authenticated", False):
             actor = None
+        summary = kw.get("summary", "")
         rows.append(Event(type=type_, call=call, unit=unit or (assignment.unit if assignment is not None else None),
-                          assignment=assignment, actor=actor, summary=kw.get("summary", ""), data=_jsonable(data)))
+                          assignment=assignment, actor=actor, summary=str(summary), summary_code=code_of(summary),
+                          summary_params=params_of(summary), data=_jsonable(data)))
     if not rows:
         return []
     with connection.cursor() as cur:

@@ -62,22 +62,23 @@ def _datetime_formatter():
     return fmt
 
 
-def call_list_representation(rows):
+def call_list_representation(rows, using=None):
     """CallSerializer's representation of a page of `call_list_rows` dicts, in three queries
     (calls, their assignments with units, their possible duplicates).
 
     Model instances made a page cost ~4,000 objects in reference cycles (call ↔ prefetched
     assignments ↔ their call) and ~30 ms of serializer fields; at 1,000,000 calls that, and
     the collector passes it provoked, were most of the history page's p99. A test holds this
-    function equal to CallSerializer for every kind of call.
+    function equal to CallSerializer for every kind of call. `using`: the database to read
+    the assignments and duplicates from (the journal's representations read the primary).
     """
     ids = [row["id"] for row in rows]
     fmt = _datetime_formatter()
     assignments = {call_id: [] for call_id in ids}
-    for a in Assignment.objects.filter(call_id__in=ids).order_by("id").values(*_ASSIGNMENT_LIST_COLUMNS):
+    for a in Assignment.objects.db_manager(using).filter(call_id__in=ids).order_by("id").values(*_ASSIGNMENT_LIST_COLUMNS):
         assignments[a["call_id"]].append(a)
     duplicates = {call_id: [] for call_id in ids}
-    for from_id, to_id in Call.possible_duplicates.through.objects.filter(from_call_id__in=ids).values_list(
+    for from_id, to_id in Call.possible_duplicates.through.objects.db_manager(using).filter(from_call_id__in=ids).values_list(
         "from_call_id", "to_call_id"
     ):
         duplicates[from_id].append(to_id)
