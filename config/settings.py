@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "dispatch",
     "integrations",
     "ops",
+    "sim",  # manage.py simulate: a client of the public API, imports no app (docs/simulation.md)
 ]
 
 MIDDLEWARE = [

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("core", "accounts", "calls", "units", "dispatch", "integrations", "ops", "config")
+APPS = ("core", "accounts", "calls", "units", "dispatch", "integrations", "ops", "sim", "config")
 # Modules exempt from the check, each with its reason. None today: calls/gazetteer.py, which
 # calls/data/build_gazetteer.py imports without Django set up, has no model imports (the
 # loading that needs them is calls/gazetteer_load.py).
