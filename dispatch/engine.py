@@ -1,6 +1,6 @@
 """The dispatch engine: fill each call's response plan with the nearest suitable units.
 
-Selection is a KNN scan (`<->` on geography, GeometryDistance in Django) over the
+Selection is a KNN scan (`<->` on geography, in plain SQL: candidate_units) over the
 partial GiST index of available units, then a conditional claim
 `UPDATE unit SET status='dispatched' WHERE id=… AND status='available'`: one row changed
 means this transaction won the unit. By road (issue 16): the K nearest by air
@@ -22,7 +22,6 @@ from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.gis.db.models.functions import Distance, GeometryDistance
 from django.contrib.gis.measure import D
 from django.db import connection, transaction
 from django.db.models import Q
