@@ -67,13 +67,16 @@ STREET_WORDS = [
 ]
 RUSSIAN = {"ул": "улица", "пр": "проспект", "пер": "переулок", "ш": "шоссе", "бр": "бульвар", "мкр": "микрорайон"}
 KAZAKH = {"ул": "көшесі", "пр": "даңғылы", "пер": "тұйығы", "ш": "тас жолы", "бр": "бульвары", "мкр": "шағын ауданы"}
+# The genitive a Kazakh corner puts the second street in (`X көшесі мен Y даңғылының қиылысы`).
+KAZAKH_GENITIVE = {"ул": "көшесінің", "пр": "даңғылының", "пер": "тұйығының", "ш": "тас жолының",
+                   "бр": "бульварының", "мкр": "шағын ауданының"}  # fmt: skip
 ABBREVIATION = {"ул": "ул.", "пр": "пр.", "пер": "пер.", "ш": "ш.", "бр": "б-р", "мкр": "мкр."}
 KAZAKH_LETTERS = str.maketrans("әғқңөұүһіӘҒҚҢӨҰҮҺІ", "агкноуухиАГКНОУУХИ")
 
 STREET_VARIANTS = ["exact", "russian", "kazakh", "abbreviated", "lower case", "no street word", "ru keyboard",
                    "ru kbd, no word"]  # fmt: skip
 CORNER_VARIANTS = ["X и Y", "X / Y", "угол X и Y", "full names X / Y", "X - Y", "X, Y", "пересечение X и Y",
-                   "X мен Y қиылысы", "X and Y"]  # fmt: skip
+                   "X мен Y қиылысы", "kk: X көшесі мен Y даңғылының", "X and Y"]  # fmt: skip
 AML_JITTER_M = 500
 BIAS_VIEW_KM = (5.0, 3.0)  # width, height: a 1280 × 800 px map at zoom 14 in Astana
 
@@ -107,10 +110,11 @@ def street_queries(name):
 
 
 def corner_queries(a, b):
-    ca, cb = street_parts(a)[1], street_parts(b)[1]
+    (ka, ca), (kb, cb) = street_parts(a), street_parts(b)
     return {"X и Y": f"{ca} и {cb}", "X / Y": f"{ca} / {cb}", "угол X и Y": f"угол {ca} и {cb}",
             "full names X / Y": f"{a} / {b}", "X - Y": f"{ca} - {cb}", "X, Y": f"{ca}, {cb}",
             "пересечение X и Y": f"пересечение {ca} и {cb}", "X мен Y қиылысы": f"{ca} мен {cb} қиылысы",
+            "kk: X көшесі мен Y даңғылының": f"{ca} {KAZAKH[ka]} мен {cb} {KAZAKH_GENITIVE[kb]} қиылысы",
             "X and Y": f"{ca} and {cb}"}  # fmt: skip
 
 

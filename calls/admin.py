@@ -1,6 +1,7 @@
 from django.contrib.gis import admin
 
-from .models import AmlMessage, Call, GazetteerEntry, IncidentType, ResponsePlanLine
+from .gazetteer_load import index_street_synonyms
+from .models import AmlMessage, Call, GazetteerEntry, IncidentType, ResponsePlanLine, StreetSynonym
 
 
 class PlanLineInline(admin.TabularInline):
@@ -44,3 +45,25 @@ class GazetteerEntryAdmin(admin.GISModelAdmin):
     list_display = ("label", "kind")
     list_filter = ("kind",)
     search_fields = ("label", "normalized")
+
+
+@admin.register(StreetSynonym)
+class StreetSynonymAdmin(admin.ModelAdmin):
+    """Other names of streets (Russian, old, other spellings); every change re-indexes them,
+    so the geocoder finds a new synonym at once."""
+
+    list_display = ("name", "street", "kind", "source", "active")
+    list_filter = ("kind", "source", "active")
+    search_fields = ("name", "street")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        index_street_synonyms()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        index_street_synonyms()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        index_street_synonyms()

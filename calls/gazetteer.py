@@ -25,6 +25,7 @@ __all__ = [
     "split_street_name",
     "corner_candidates",
     "geocode",
+    "bias_area",
     "reverse_geocode",
 ]
 
@@ -83,20 +84,23 @@ _PUNCT = re.compile(r"[\W_]+")
 
 # Street words, canonical code → the ways people write it (Russian, Kazakh, English).
 _STREET_WORDS = {
-    "ул": ["улица", "ул", "улицы", "көшесі", "көше", "көш", "street", "st", "str", "ulitsa", "koshesi"],
-    "пр": ["проспект", "пр", "просп", "пркт", "прт", "даңғылы", "даңғ", "даң", "avenue", "ave", "prospekt",
-           "prospect", "dangyly"],
-    "пер": ["переулок", "пер", "тұйығы", "тұйық", "lane", "pereulok"],
+    # Kazakh also in the genitive and plural a corner puts them in (`X көшесі мен Y
+    # даңғылының қиылысы`, `X пен Y көшелерінің қиылысы`).
+    "ул": ["улица", "ул", "улицы", "улиц", "көшесі", "көше", "көш", "көшесінің", "көшелері", "көшелерінің",
+           "көшесіндегі", "street", "st", "str", "ulitsa", "koshesi"],
+    "пр": ["проспект", "пр", "просп", "пркт", "прт", "проспектов", "даңғылы", "даңғ", "даң", "даңғылының",
+           "даңғылдары", "даңғылдарының", "даңғылындағы", "avenue", "ave", "prospekt", "prospect", "dangyly"],
+    "пер": ["переулок", "пер", "тұйығы", "тұйық", "тұйығының", "lane", "pereulok"],
     "туп": ["тупик", "туп"],  # Astana has `переулок X` and `тупик X` side by side
     "ш": ["шоссе", "ш", "трасса", "highway", "shosse"],
-    "бр": ["бульвар", "бр", "бул", "бульвары", "boulevard", "blvd"],
-    "пл": ["площадь", "пл", "алаңы", "алаң", "square", "sq"],
+    "бр": ["бульвар", "бр", "бул", "бульвары", "бульварының", "boulevard", "blvd"],
+    "пл": ["площадь", "пл", "алаңы", "алаң", "алаңының", "square", "sq"],
     "мкр": ["микрорайон", "мкр", "мкрн", "мн", "microdistrict"],
     "наб": ["набережная", "наб", "жағалауы"],
     "проезд": ["проезд"],
     "аллея": ["аллея", "аллеясы", "alley"],
 }  # fmt: skip
-_STREET_PHRASES = {"ш": ["тас жолы"], "мкр": ["шағын ауданы", "шағын аудан"]}
+_STREET_PHRASES = {"ш": ["тас жолы", "тас жолының"], "мкр": ["шағын ауданы", "шағын аудан", "шағын ауданының"]}
 _WORD_TYPE = {_fold(w): code for code, words in _STREET_WORDS.items() for w in words}
 _PHRASE_TYPE = [(tuple(_fold(p).split()), code) for code, ps in _STREET_PHRASES.items() for p in ps]
 
@@ -157,12 +161,24 @@ def normalize(text):
 
 # --- Corners -------------------------------------------------------------------------------
 
+# How callers name a corner (SPEC: `Кенесары и Абылай хана`, `угол Кенесары / Абылай Хан`):
+# a word in front (Russian, English), a word after (Kazakh), and between the two streets a
+# conjunction, a slash, a comma, a spaced dash, or `угол` itself (`Кенесары угол Абылай хана`).
 _CORNER_PREFIX = re.compile(
-    r"^\s*(?:на\s+)?(?:угол|углу|пересечение|перекресток|перекрёсток|перекрестке|перекрёстке)"
-    r"(?:\s+(?:улиц|ул\.?|проспектов|пр\.?))?\s+"
+    r"^\s*(?:(?:на|с|от)\s+)?(?:угол|угла|углу|уг\.|пересечение|пересечении|перекресток|перекрёсток|перекрестке"
+    r"|перекрёстке|перекрестка|перекрёстка)(?:\s+(?:улиц|ул\.?|проспектов|пр\.?))?\s+"
+    r"|^\s*(?:(?:at|on)\s+)?(?:the\s+)?(?:corner|intersection|crossing|junction)\s+of\s+"
 )
-_CORNER_SUFFIX = re.compile(r"\s+(?:қиылысы|қиылысында|киылысы|бұрышы|бурышы)\s*$")
-_CORNER_SEPARATOR = re.compile(r"\s*(?:[/\\&+,;]|\s(?:и|мен|пен|бен|және|жане)\s)\s*")
+_CORNER_SUFFIX = re.compile(
+    r"(?:\s+|^)(?:қиылысы|қиылысында|қиылысындағы|киылысы|киылысында|бұрышы|бұрышында|бурышы|бурышында)\s*$"
+)
+_CORNER_SEPARATOR = re.compile(
+    r"\s*(?:[/\\&+,;×]|\s[-‐–—]+\s|[–—])\s*(?:(?:угол|уг\.)\s+)?"
+    r"|\s(?:и|мен|пен|бен|және|жане|and|угол|уг\.)\s"
+)
+# `Кенесары-Абылай хана`: a hyphen between two words is tried only when nothing else splits
+# the text, since many names carry one (`Әл-Фараби`, `Карашаш-хана`).
+_CORNER_HYPHEN = re.compile(r"(?<=[^\W\d_]{3})-(?=[^\W\d_]{3})")
 
 
 def corner_candidates(query):
@@ -172,12 +188,16 @@ def corner_candidates(query):
     which split names two streets that really cross.
     """
     text = _CORNER_SUFFIX.sub("", _CORNER_PREFIX.sub("", query.lower()))
-    pairs = []
-    for match in _CORNER_SEPARATOR.finditer(text):
-        left, right = text[: match.start()], text[match.end() :]
-        if normalize(left) and normalize(right):
-            pairs.append((left.strip(), right.strip()))
-    return pairs[:4]
+
+    def splits(separator):
+        pairs = []
+        for match in separator.finditer(text):
+            left, right = text[: match.start()], text[match.end() :]
+            if normalize(left) and normalize(right):
+                pairs.append((left.strip(" ,"), right.strip(" ,")))
+        return pairs
+
+    return (splits(_CORNER_SEPARATOR) or splits(_CORNER_HYPHEN))[:4]
 
 
 # --- The file format -----------------------------------------------------------------------
@@ -254,37 +274,83 @@ def _match(param):
     )
 
 
-_NAME_SQL = f"""
-SELECT id, kind, label, ST_Y(location::geometry), ST_X(location::geometry),
-       {_match("q")} + {_tie_breaks()} AS score
-FROM {TABLE}
-WHERE kind <> 'intersection' AND (normalized %% %(q)s OR normalized %%> %(q)s)
-ORDER BY score DESC, id
+# A row found through a street synonym (StreetSynonym) gives way to the street's own name.
+SYNONYM_PENALTY = 0.05
+
+# The bias toward where the caller probably is (the AML point, the operator's map view),
+# for text that fits several places: up to BIAS_WEIGHT, halved BIAS_HALF_M from the point
+# or outside the view, and equal for everything inside the view. It only reorders: large
+# enough to choose between equal matches (`улица Сункар` / `Сұңқар көшесі`, 6.7 km apart),
+# too small to put a poor match before a good one. The distance is to the street's line.
+BIAS_WEIGHT = 0.15
+BIAS_HALF_M = 1000
+
+
+def _bias(alias=""):
+    where = f"COALESCE({alias}geom, {alias}location)"
+    return f"{BIAS_WEIGHT} * {BIAS_HALF_M} / ({BIAS_HALF_M} + ST_Distance({where}, b.g))"
+
+
+def _name_sql(biased):
+    rank = f"score + {_bias()}" if biased else "score"
+    return f"""
+WITH b AS (SELECT ST_GeogFromText(%(bias)s) AS g)
+SELECT id, kind, label, lat, lon, score, {rank} AS rank FROM (
+    SELECT id, kind, label, ST_Y(location::geometry) AS lat, ST_X(location::geometry) AS lon, geom, location,
+           {_match("q")} + {_tie_breaks()}
+           - CASE WHEN street_key <> '' THEN {SYNONYM_PENALTY} ELSE 0 END AS score
+    FROM {TABLE}
+    WHERE kind <> 'intersection' AND (normalized %% %(q)s OR normalized %%> %(q)s)
+) m, b
+ORDER BY rank DESC, id
 LIMIT %(limit)s
 """
 
+
 # Both halves of a corner are looked up as streets first (indexed trigram search), then the
-# intersections of those streets by their exact keys (b-tree), in either order.
+# intersections of those streets by their exact keys (b-tree), in either order. A street
+# found through a synonym stands for the street it names (`street_key`).
 _SIDE = f"""
-SELECT normalized AS key, max({{match}}) AS s
+SELECT COALESCE(NULLIF(street_key, ''), normalized) AS key, max({{match}}) AS s
 FROM {TABLE}
 WHERE kind <> 'intersection' AND kind = 'street' AND (normalized %% %({{p}})s OR normalized %%> %({{p}})s)
-GROUP BY normalized ORDER BY s DESC LIMIT 12
+GROUP BY 1 ORDER BY s DESC LIMIT 12
 """
 _CORNER_BRANCH = f"""
 SELECT e.id, e.kind, e.label, ST_Y(e.location::geometry), ST_X(e.location::geometry),
-       (x.s + y.s) / 2 + 0.02 + {_tie_breaks("e.")} AS score
-FROM {TABLE} e JOIN x ON e.{{first}} = x.key JOIN y ON e.{{second}} = y.key
+       (x.s + y.s) / 2 + 0.02 + {_tie_breaks("e.")} AS score, {{rank}} AS rank
+FROM {TABLE} e JOIN x ON e.{{first}} = x.key JOIN y ON e.{{second}} = y.key, b
 WHERE e.kind = 'intersection'
 """
-_CORNER_SQL = f"""
-WITH x AS ({_SIDE.format(p="x", match=_match("x"))}), y AS ({_SIDE.format(p="y", match=_match("y"))})
-{_CORNER_BRANCH.format(first="street_a", second="street_b")}
+
+
+def _corner_sql(biased):
+    branch = {"rank": f"(x.s + y.s) / 2 + 0.02 + {_tie_breaks('e.')}" + (f" + {_bias('e.')}" if biased else "")}
+    return f"""
+WITH x AS ({_SIDE.format(p="x", match=_match("x"))}), y AS ({_SIDE.format(p="y", match=_match("y"))}),
+     b AS (SELECT ST_GeogFromText(%(bias)s) AS g)
+{_CORNER_BRANCH.format(first="street_a", second="street_b", **branch)}
 UNION ALL
-{_CORNER_BRANCH.format(first="street_b", second="street_a")}
-ORDER BY score DESC, id
+{_CORNER_BRANCH.format(first="street_b", second="street_a", **branch)}
+ORDER BY rank DESC, id
 LIMIT %(limit)s
 """
+
+
+_NAME_SQL = {biased: _name_sql(biased) for biased in (False, True)}
+_CORNER_SQL = {biased: _corner_sql(biased) for biased in (False, True)}
+
+
+def bias_area(near=None, view=None):
+    """The EWKT the bias is measured from: the point `near` (lat, lon), else the rectangle
+    `view` (minlon, minlat, maxlon, maxlat), else None."""
+    if near is not None:
+        lat, lon = near
+        return f"SRID=4326;POINT({float(lon)!r} {float(lat)!r})"
+    if view is not None:
+        w, s, e, n = (float(v) for v in view)
+        return f"SRID=4326;POLYGON(({w!r} {s!r},{e!r} {s!r},{e!r} {n!r},{w!r} {n!r},{w!r} {s!r}))"
+    return None
 
 
 def _set_search_settings(cursor):
@@ -299,33 +365,44 @@ def _set_search_settings(cursor):
     )
 
 
-def geocode(q, limit=10):
-    """Gazetteer matches for an operator's text, best first: [{label, kind, lat, lon, score}]."""
+def geocode(q, limit=10, near=None, view=None):
+    """Gazetteer matches for an operator's text, best first: [{label, kind, lat, lon, score}].
+
+    `near` (lat, lon: the caller's AML point) or `view` (minlon, minlat, maxlon, maxlat: the
+    operator's map) breaks ties between places the text fits equally, see BIAS_WEIGHT. The
+    order then weighs the distance; `score` stays the text match alone, so thresholds on it
+    (calls.services.GEOCODE_MIN_SCORE) mean the same with or without a bias.
+    """
     q = (q or "").strip()
     key, street_type = split_street_name(q)
     if not key:
         return []
     spelling = q.translate(_SPELLING)
+    bias = bias_area(near, view)
+    biased = bias is not None
     found = []
     with transaction.atomic(), connection.cursor() as cursor:
         _set_search_settings(cursor)
-        cursor.execute(_NAME_SQL, {"q": key, "q_t": street_type, "raw": spelling, "limit": limit})
+        params = {"q": key, "q_t": street_type, "raw": spelling, "limit": limit, "bias": bias}
+        cursor.execute(_NAME_SQL[biased], params)
         found.extend(cursor.fetchall())
         for x, y in corner_candidates(q):
             (xk, xt), (yk, yt) = split_street_name(x), split_street_name(y)
-            cursor.execute(_CORNER_SQL, {"x": xk, "x_t": xt, "y": yk, "y_t": yt, "raw": spelling, "limit": limit})
+            params = {"x": xk, "x_t": xt, "y": yk, "y_t": yt, "raw": spelling, "limit": limit, "bias": bias}
+            cursor.execute(_CORNER_SQL[biased], params)
             found.extend(cursor.fetchall())
         # Only reads happened: rolling back (a savepoint, inside a caller's transaction) is
         # what ends the local settings before the caller's next query.
         transaction.set_rollback(True)
-    found.sort(key=lambda r: (-r[5], r[0]))
+    found.sort(key=lambda r: (-r[6], r[0]))
     results, seen = [], set()
-    for _id, kind, label, lat, lon, score in found:
-        # The same thing reached twice (two name variants, two splits of a corner).
-        dedupe = (label, round(lat, 3), round(lon, 3))
-        if dedupe in seen:
+    for _id, kind, label, lat, lon, score, _rank in found:
+        # The same thing reached twice (two name variants, two splits of a corner, a street
+        # and one of its synonyms, which shares its point).
+        same = {(label, round(lat, 3), round(lon, 3)), (kind, round(lat, 5), round(lon, 5))}
+        if same & seen:
             continue
-        seen.add(dedupe)
+        seen |= same
         results.append({"label": label, "kind": kind, "lat": round(lat, 6), "lon": round(lon, 6),
                         "score": round(float(score), 3)})  # fmt: skip
         if len(results) >= limit:

@@ -15,12 +15,18 @@ still makes the nearest-street lookup a KNN scan.
 An intersection is one row per place where two streets cross (a dual carriageway crossing
 counts once), with the search keys of both streets in `street_a` < `street_b`, so a
 corner query looks both streets up and then the intersection by exact keys.
+
+A street synonym (`StreetSynonym`: `проспект Победы` for `Жеңіс даңғылы`, an old name, a
+Russian spelling of a Kazakh name) is kept in the admin and indexed as extra street rows
+(source `synonyms`, `street_key` = the key of the street it names, no geometry of its
+own), so the same trigram search finds it and a corner through it reaches the street's
+intersections.
 """
 
 from django.contrib.gis.db import models
 from django.contrib.postgres.indexes import GinIndex
 
-__all__ = ["GazetteerEntry"]
+__all__ = ["GazetteerEntry", "StreetSynonym"]
 
 
 class GazetteerEntry(models.Model):
@@ -43,6 +49,9 @@ class GazetteerEntry(models.Model):
     street_b = models.CharField(max_length=300, blank=True, default="")
     # 0..1, from the street's length: among equal matches the avenue comes before the lane.
     importance = models.FloatField(default=0.0)
+    # On a row indexed from a StreetSynonym: the key of the street it is another name of, so
+    # a corner said with the synonym finds the intersections recorded under that key.
+    street_key = models.CharField(max_length=300, blank=True, default="")
     location = models.PointField(geography=True, srid=4326)
     geom = models.MultiLineStringField(geography=True, srid=4326, null=True, blank=True)
 
@@ -72,3 +81,33 @@ class GazetteerEntry(models.Model):
 
     def __str__(self):
         return f"{self.kind}: {self.label}"
+
+
+class StreetSynonym(models.Model):
+    """Another name callers use for a street of the gazetteer, edited in the admin.
+
+    `street` is the street as the gazetteer names it (any spelling of it: it is compared
+    by search key, and a street word in it picks between `X даңғылы` and `X көшесі`). Rows
+    shipped with the data (`source` other than `admin`) are added by `load_gazetteer` when
+    missing and never changed by it afterwards: an operator's edit or `active = False` stays.
+    """
+
+    class Kind(models.TextChoices):
+        RUSSIAN = "russian", "Russian name of a street signed in Kazakh"
+        OLD = "old", "Old name"
+        VARIANT = "variant", "Another spelling or form"
+
+    name = models.CharField(max_length=200, help_text="As callers say it, e.g. «проспект Победы».")
+    street = models.CharField(max_length=300, help_text="The street as the gazetteer names it, e.g. «Жеңіс даңғылы».")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.RUSSIAN)
+    source = models.CharField(max_length=64, default="admin", help_text="admin, or the data file that seeded it.")
+    note = models.CharField(max_length=300, blank=True, default="")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        app_label = "calls"
+        ordering = ["street", "name"]
+        constraints = [models.UniqueConstraint(fields=["name", "street"], name="street_synonym_unique")]
+
+    def __str__(self):
+        return f"{self.name} → {self.street}"

@@ -15,12 +15,22 @@ streets (compared by their search keys, so `Абылай Хан даңғылы` 
 are one street) and clustered within CLUSTER_M, so that a dual carriageway crossing is one
 corner. Each corner is placed on its most central real crossing point.
 Places: named features of a GeoJSON FeatureCollection; other properties are dropped.
+Synonyms: the extract carries only OSM's `name` (no `name:ru`, `name:kk`, `old_name` or
+`alt_name`), but many streets are mapped as several ways, some named in Kazakh and some in
+Russian (`Ілияс Жансүгіров көшесі` / `улица Илияс Жансугурова`). Two names are taken as one
+street when their ways meet (a point of each within TOUCH_M), they carry the same street
+word, no number, and every word of the shorter name but the titles (`батыр`, `акын` …)
+is close to one of the longer (difflib ratio >= NAME_RATIO, SHORT_WORD_RATIO for words
+under 7 letters, after folding the letters Russian renders Kazakh sounds with: `Бұқар` /
+`Бухар`, `Қонаев` / `Кунаев`). Each such pair gives two synonyms (each name for the other
+street), plus the few TRANSLATIONS below.
 
 Needs only the standard library plus this project's `calls.gazetteer` (for `normalize`;
 GEOS for the places step only, imported there).
 """
 
 import argparse
+import difflib
 import gzip
 import hashlib
 import json
@@ -31,12 +41,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from calls.gazetteer import FORMAT, importance_from_length, normalize, places_from_geojson  # noqa: E402
+from calls.gazetteer import (  # noqa: E402
+    FORMAT,
+    importance_from_length,
+    normalize,
+    places_from_geojson,
+    split_street_name,
+)
 
 SOURCE = "osm-astana"
 ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetmap.org/copyright)"
 SPLIT_GAP_M = 350
 CLUSTER_M = 100
+TOUCH_M = 40
+NAME_RATIO = 0.8
+SHORT_WORD_RATIO = 0.9  # `Колсай` and `Коксай` are two lakes, two streets
+_SOUND_FOLD = str.maketrans("хуы", "кои")
+# Search-key forms of the words that say who a street is named after, not which street it is.
+TITLES = {"батыр", "акын", "жыра", "ана", "ата", "хан", "би", "кажы", "апа", "ага"}
+# Russian names of streets the data names only in Kazakh: a translation of the Kazakh word
+# (the data holds no `name:ru`), for the avenues callers name that way. (name, street).
+TRANSLATIONS = [
+    ("проспект Победы", "Жеңіс даңғылы"),
+    ("проспект Независимости", "Тәуелсіздік даңғылы"),
+    ("улица Дружбы", "Достық көшесі"),
+]
 _M_PER_DEG = 111_320.0
 _COS = math.cos(math.radians(51.15))  # Astana; equirectangular metres are exact enough at city scale
 
@@ -154,6 +183,54 @@ def _clusters(points):
     return clusters
 
 
+def _same_name(a, b):
+    """Two names of one person/thing, by the rule in the module docstring (keys compared)."""
+    (ka, ta), (kb, tb) = split_street_name(a), split_street_name(b)
+    if ka == kb or (ta or "ул") != (tb or "ул") or any(c.isdigit() for c in ka + kb):
+        return False
+    wa, wb = [w for w in ka.split() if w not in TITLES], [w for w in kb.split() if w not in TITLES]
+    short, long = sorted((wa, wb), key=len)
+    if not short:
+        return False
+
+    def close(w, o):
+        w, o = w.translate(_SOUND_FOLD), o.translate(_SOUND_FOLD)
+        return difflib.SequenceMatcher(None, w, o).ratio() >= (
+            SHORT_WORD_RATIO if min(len(w), len(o)) < 7 else NAME_RATIO
+        )
+
+    return all(any(close(w, o) for o in long) for w in short)
+
+
+def build_synonyms(path, known):
+    """Synonym entries: pairs of names whose ways meet and that name one street, both ways;
+    then TRANSLATIONS whose street is in the data. `known` is the set of street names built."""
+    data = read_json(path)
+    cells = {}  # a TOUCH_M grid: names with a point in each cell
+    for street in data["streets"]:
+        name = street["name"].strip()
+        if name not in known:
+            continue
+        for p in street["points"]:
+            x, y = _xy(p["lat"], p["lng"])
+            cells.setdefault((int(x // TOUCH_M), int(y // TOUCH_M)), set()).add(name)
+    pairs = set()
+    for (cx, cy), names in cells.items():
+        near = set().union(*(cells.get((cx + dx, cy + dy), ()) for dx in (-1, 0, 1) for dy in (-1, 0, 1)))
+        for a in names:
+            pairs.update(tuple(sorted((a, b))) for b in near if a < b or b < a)
+    entries = []
+    for a, b in sorted(p for p in pairs if _same_name(*p)):
+        note = "the data names the street's ways both ways"
+        entries.append({"kind": "synonym", "name": a, "street": b, "synonym_kind": "variant", "note": note})
+        entries.append({"kind": "synonym", "name": b, "street": a, "synonym_kind": "variant", "note": note})
+    for name, street in TRANSLATIONS:
+        if street in known:
+            entries.append({"kind": "synonym", "name": name, "street": street, "synonym_kind": "russian",
+                            "note": "translation of the Kazakh name"})  # fmt: skip
+    return entries
+
+
 def build_places(path):
     return places_from_geojson(read_json(path))
 
@@ -180,6 +257,7 @@ def main(argv=None):
     streets, lengths = build_streets(args.streets)
     intersections = build_intersections(args.intersections, lengths)
     places = [e for path in args.places for e in build_places(path)]
+    synonyms = build_synonyms(args.streets, set(lengths))
     for e in intersections:
         if e["points"] is None:
             del e["points"]
@@ -189,14 +267,14 @@ def main(argv=None):
         "attribution": ATTRIBUTION,
         "license": "ODbL-1.0",
         "derived_from": {source_name(p): sha256(p) for p in [args.streets, args.intersections, *args.places]},
-        "entries": streets + intersections + places,
+        "entries": streets + intersections + places + synonyms,
     }
     raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     # mtime=0: the same inputs give a byte-identical file
     with open(args.out, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="") as gz:
         gz.write(raw)
     print(f"{args.out}: {len(streets)} streets, {len(intersections)} intersections, {len(places)} places/addresses, "
-          f"{Path(args.out).stat().st_size:,} bytes")  # fmt: skip
+          f"{len(synonyms)} synonyms, {Path(args.out).stat().st_size:,} bytes")  # fmt: skip
 
 
 if __name__ == "__main__":
