@@ -29,9 +29,10 @@ from .statuses import CallStatus
 GEOCODE_MIN_SCORE = 0.45
 
 
-def geocode_address(address):
-    """(point, accuracy_m, label) for the best gazetteer match, or None."""
-    results = geocode(address, limit=1)
+def geocode_address(address, near=None):
+    """(point, accuracy_m, label) for the best gazetteer match, or None. `near` (a Point:
+    the caller's AML fix) picks between places the text fits equally."""
+    results = geocode(address, limit=1, near=(near.y, near.x) if near is not None else None)
     if not results or results[0]["score"] < GEOCODE_MIN_SCORE:
         return None
     best = results[0]
@@ -81,8 +82,9 @@ def find_possible_duplicates(*, incident_type_id, point, accuracy_m, exclude_id=
     return [c for c in qs if c.distance.m <= min(radius + own + (c.location_accuracy_m or 0.0), cap)]
 
 
-def _apply_location(call, location, address):
-    """Set location from explicit coordinates or by geocoding the address. Returns an alert or None."""
+def _apply_location(call, location, address, near=None):
+    """Set location from explicit coordinates or by geocoding the address (biased toward
+    `near`, the caller's AML point, when there is one). Returns an alert or None."""
     if location is not None:
         call.location = location["point"]
         call.location_accuracy_m = location.get("accuracy_m")
@@ -92,7 +94,7 @@ def _apply_location(call, location, address):
         return None
     if address is not None:
         call.address = address
-        found = geocode_address(address) if address.strip() else None
+        found = geocode_address(address, near=near) if address.strip() else None
         if found is None:
             return "address_not_found"
         call.location, call.location_accuracy_m, _label = found
@@ -120,8 +122,11 @@ def call_create(*, actor, incident_type, priority=None, caller_phone="", caller_
         hold_reason=hold_reason or "",
         alarm=alarm,
     )
-    problem = _apply_location(call, location, address)
+    # The AML fix first: its point steers the geocoder when the address fits several places.
     aml = _recent_aml_fix(call)
+    problem = _apply_location(call, location, address, near=aml.location if aml is not None else None)
+    if aml is not None:
+        _prefer_aml_fix(call, aml)
     duplicates = find_possible_duplicates(
         incident_type_id=incident_type.id, point=call.location, accuracy_m=call.location_accuracy_m, now=now
     )
@@ -183,7 +188,11 @@ def call_update(*, call_id, actor, changes, location=None, address=None):
         call.priority = call.incident_type.priority
     problem = None
     if location is not None or address is not None:
-        problem = _apply_location(call, location, address)
+        near = None
+        if location is None and address:
+            near = (call.aml_messages.filter(accepted=True).exclude(location=None)
+                    .order_by("accuracy_m", "-received_at").values_list("location", flat=True).first())  # fmt: skip
+        problem = _apply_location(call, location, address, near=near)
         changed.append("location")
     redispatch = (call.location is not None and not was_located) or call.incident_type_id != old_type
     if call.hold_reason == "possible_duplicate" and not holds_as_duplicate(call.priority):
@@ -229,7 +238,7 @@ def call_add_note(*, call_id, actor, text):
 
 def _recent_aml_fix(call):
     """An AML fix that arrived just before the call (SPEC: attached to the next call within
-    10 minutes). Applied to the unsaved call if it is better than what the operator gave."""
+    10 minutes), for the unsaved call; `_prefer_aml_fix` applies it."""
     if not call.caller_phone:
         return None
     lock_caller_number(call.caller_phone)
@@ -241,13 +250,15 @@ def _recent_aml_fix(call):
         .order_by("accuracy_m", "-received_at")
         .first()
     )
-    if recent is None:
-        return None
+    return recent
+
+
+def _prefer_aml_fix(call, recent):
+    """The AML fix replaces what the operator gave when it is more accurate."""
     if call.location is None or (call.location_accuracy_m or float("inf")) > (recent.accuracy_m or float("inf")):
         call.location = recent.location
         call.location_accuracy_m = recent.accuracy_m
         call.location_source = LocationSource.AML
-    return recent
 
 
 def normalize_phone(raw):
