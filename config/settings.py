@@ -151,6 +151,27 @@ _db["OPTIONS"]["options"] = " ".join(filter(None, [
 _db["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None,
                "TEMPLATE": os.environ.get("DATABASE_TEST_TEMPLATE") or None}
 DATABASES = {"default": _db}
+# A streaming replica for supervisors' history, exports and statistics (core/replica.py;
+# docs/architecture.md "Read replica"). Empty: none, everything reads the primary.
+_replica_url = os.environ.get("DATABASE_REPLICA_URL", "").strip()
+if _replica_url:
+    try:
+        _replica = environ.Env.db_url_config(_replica_url)
+    except Exception as exc:
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URL is not a valid database URL: {exc}") from None
+    if _replica.get("ENGINE") != "django.contrib.gis.db.backends.postgis":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must use the postgis:// scheme.")
+    _replica.update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=True,
+                    # A replica that is down must cost a read a second, not a TCP timeout;
+                    # tests run against the primary's test database (MIRROR), not a copy.
+                    OPTIONS={**_replica.get("OPTIONS", {}), "connect_timeout": 1,
+                             "options": _db["OPTIONS"]["options"]},
+                    TEST={"MIRROR": "default"})
+    DATABASES["replica"] = _replica
+DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
+# Reads go to the primary while the replica is further behind than this (core/replica.py).
+DATABASE_REPLICA_MAX_LAG_S = _setting("DATABASE_REPLICA_MAX_LAG_S", float, 5.0, lambda v: v >= 0)
+DATABASE_REPLICA_CHECK_S = _setting("DATABASE_REPLICA_CHECK_S", float, 1.0, lambda v: 0 <= v <= 60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: the cache (sign-in rates only), the channel layer and the Celery broker ------

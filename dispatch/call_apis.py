@@ -13,11 +13,13 @@ from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from accounts.access import IsOperator
+from accounts.access import IsOperator, is_supervisor
 from calls import services as call_services
 from calls.models import Call, Channel, Disposition, IncidentType, LocationSource
+from calls.statuses import CallStatus
 from core.api import LocationInSerializer, point_from
 from core.models import Event
+from core.replica import replica_reads
 from units.models import Unit
 
 from . import audit, services
@@ -120,6 +122,14 @@ class CallCursor(CursorPagination):
 # --- calls -------------------------------------------------------------------------------------
 
 
+def _reads_history(request):
+    """A supervisor's history query may be read from the replica (core/replica.py). The
+    console's working list (operators, or anyone asking for open calls only) is the live
+    state that events are applied to, so it reads the primary."""
+    statuses = {s for s in request.query_params.get("status", "").split(",") if s}
+    return is_supervisor(request.user) and not (statuses and statuses <= set(CallStatus.OPEN))
+
+
 class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [IsOperator]
     lookup_value_regex = "[0-9]+"  # anything else is a 404 from the router, not a 500
@@ -134,7 +144,7 @@ class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         # The history page: plain rows, not serializer objects over model instances (see
         # history.call_list_representation; held equal to CallSerializer by a test).
         calls = self.filter_queryset(Call.objects.all())
-        with short_reads():
+        with replica_reads(enabled=_reads_history(request)) as alias, short_reads(using=alias):
             page = self.paginate_queryset(call_list_rows(calls))
             response = self.get_paginated_response(call_list_representation(page))
         # A search by text is a read of whoever it names; the console's list of open calls

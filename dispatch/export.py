@@ -36,7 +36,7 @@ def call_export_rows(queryset, chunk_size=None):
     if queryset.query.distinct:
         # The service/unit filters join and de-duplicate; keep them as a semi-join so the
         # export selects plain columns (DISTINCT over them would sort the whole result).
-        queryset = Call.objects.filter(pk__in=queryset.order_by().values("pk"))
+        queryset = Call.objects.using(queryset.db).filter(pk__in=queryset.order_by().values("pk"))
     callsigns = ArraySubquery(
         Assignment.objects.filter(call=OuterRef("pk")).order_by("assigned_at", "id").values("unit__callsign")
     )

@@ -4,7 +4,7 @@ per-call metrics rows (dispatch/metrics.py)."""
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from calls.statuses import CallStatus
@@ -64,7 +64,7 @@ def _target(within, n, target_s, target_share):
             "calls": n, "within": within, "share": share, "met": None if share is None else share >= target_share}
 
 
-def call_statistics(*, start, end, target_s=None, target_share=None, tz=None):
+def call_statistics(*, start, end, target_s=None, target_share=None, tz=None, using=DEFAULT_DB_ALIAS):
     """Counts and response-time percentiles of the calls received in [start, end).
 
     All aggregation runs in PostgreSQL (percentile_cont … WITHIN GROUP, GROUPING SETS) over
@@ -78,8 +78,9 @@ def call_statistics(*, start, end, target_s=None, target_share=None, tz=None):
     tz = tz or settings.TIME_ZONE
     params = {"start": start, "end": end, "tz": tz, "target": target_s, "percentiles": list(PERCENTILES),
               "open": list(CallStatus.OPEN)}
+    connection = connections[using]
     outermost = not connection.in_atomic_block
-    with transaction.atomic(), connection.cursor() as cur:
+    with transaction.atomic(using=using), connection.cursor() as cur:
         if outermost:
             # One snapshot for the four statements: a call that ends meanwhile is counted
             # once, either open (measured live) or ended (its metrics row), in every figure.

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from accounts.access import IsSupervisor
 from calls.models import Call
+from core.replica import read_alias, replica_reads
 from units.models import Unit
 from units.selectors import TRACK_MAX_SPAN, unit_track
 from units.statuses import UnitStatus
@@ -62,7 +63,10 @@ class CallExportView(GenericAPIView):
     def get(self, request):
         # Filtering errors (a bad date, an unknown status) raise here, before any byte is
         # sent, so they are still a 400 and not a broken download.
-        queryset = self.filter_queryset(self.get_queryset())
+        # Read from the replica when it is fresh enough (core/replica.py); the audit rows
+        # below are writes and go to the primary. The rows are read page by page after
+        # this returns, so the alias is pinned on the queryset rather than a block.
+        queryset = self.filter_queryset(self.get_queryset()).using(read_alias())
         # Audited when the download starts (an abandoned one too); its row count is stored
         # when the last row has been written.
         row = audit.read_audit_record(
@@ -111,7 +115,8 @@ class StatsView(APIView):
     def get(self, request):
         query = StatsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(call_statistics(**query.validated_data))
+        with replica_reads() as alias:
+            return Response(call_statistics(**query.validated_data, using=alias))
 
 
 # --- one call as a NENA EIDO --------------------------------------------------------------------
