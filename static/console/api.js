@@ -86,7 +86,11 @@ export class Api {
   route(from, to) {
     return this.get(`/route/?from=${from.lat.toFixed(6)},${from.lon.toFixed(6)}&to=${to.lat.toFixed(6)},${to.lon.toFixed(6)}`);
   }
-  geocode(q, limit = 8) { return this.get(`/geocode/?q=${encodeURIComponent(q)}&limit=${limit}`); }
+  // bbox: the map view "minlon,minlat,maxlon,maxlat" (Leaflet's toBBoxString()); among places the text fits
+  // equally, the server puts those in view first.
+  geocode(q, limit = 8, bbox = "") {
+    return this.get(`/geocode/?q=${encodeURIComponent(q)}&limit=${limit}${bbox ? `&bbox=${bbox}` : ""}`);
+  }
   reverseGeocode(lat, lon) { return this.get(`/geocode/reverse/?lat=${lat.toFixed(6)}&lon=${lon.toFixed(6)}`); }
 
   createCall(body) { return this.post("/calls/", body); }

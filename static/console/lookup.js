@@ -3,6 +3,7 @@
 
 import { api } from "./ctx.js";
 import { h } from "./dom.js";
+import { map } from "./map.js";
 import { PLACE_KIND, lang } from "./words.js";
 
 export const types = new Map();  // code → incident type, read once at start
@@ -40,6 +41,14 @@ export const typeSearch = async (q) => {
 
 export const renderType = (t) => [h("span", { class: `prio p${t.priority}` }, `P${t.priority}`), " ", typeName(t.code)];
 
-export const geocodeSearch = async (q) => (q.length < 2 ? [] : (await api.geocode(q)).results);
+// The map view goes with the text: `улица Сункар` names two streets 6.7 km apart, and the
+// one the operator is looking at comes first. (map.js imports this module too; `map` is
+// only read when the operator types, long after both modules have loaded.)
+const mapView = () => {
+  const b = map.getBounds();  // a zoomed-out world view runs past ±180°: clamped, or the server says 400
+  const [w, s, e, n] = [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90), Math.min(b.getEast(), 180), Math.min(b.getNorth(), 90)];
+  return w < e && s < n ? [w, s, e, n].map((v) => v.toFixed(5)).join(",") : "";
+};
+export const geocodeSearch = async (q) => (q.length < 2 ? [] : (await api.geocode(q, 8, mapView())).results);
 
 export const renderPlace = (r) => [h("span", { class: `kind kind-${r.kind}` }, PLACE_KIND[r.kind] || r.kind), " ", r.label];
