@@ -7,16 +7,9 @@ import { typeName } from "./lookup.js";
 import { _, age, fmt, serviceLabel, statusLabel } from "./words.js";
 
 export const map = L.map("map", { zoomControl: true, preferCanvas: false }).setView(cfg.centre, 12);
-if (cfg.tiles && cfg.tiles.url) {
-  const tiles = L.tileLayer(cfg.tiles.url, { maxZoom: 19, attribution: cfg.tiles.attribution, crossOrigin: false });
-  let loaded = 0;
-  let errors = 0;
-  tiles.on("tileload", () => { loaded += 1; $("map").classList.remove("no-tiles"); });
-  tiles.on("tileerror", () => { errors += 1; if (!loaded && errors >= 4) $("map").classList.add("no-tiles"); });
-  tiles.addTo(map);
-} else {
-  $("map").classList.add("no-tiles");
-}
+// Raster tiles from MAP_TILE_URL, or the app's own streets when the URL is empty or its
+// tiles fail (static/map/basemap.js); nothing to draw leaves the plain background and a note.
+DispatchBasemap.attach(map, cfg.tiles, cfg.basemap, (mode) => $("map").classList.toggle("no-tiles", mode === "none"));
 L.control.scale({ imperial: false }).addTo(map);
 map.attributionControl.setPrefix("Leaflet");
 
