@@ -2,12 +2,13 @@
 
 `travel_times(dest, origins)` costs many origins (the units) to one destination (the call)
 with one Dijkstra run from each of the destination edge's two ends over the *reversed*
-graph: one one-to-many search instead of one search per unit. Points off the network are
+graph: one one-to-many search instead of one search per unit, in the same statement as the
+snapping. Points off the network are
 snapped to the nearest edge within ROUTE_SNAP_MAX_M and pay the distance to it at
 ROUTE_OFFROAD_SPEED_KMH; the snapped point splits its edge, so a unit half-way along a
 long street pays only the part it drives.
 
-Routing must never block a dispatch: both queries run in a savepoint under
+Routing must never block a dispatch: the queries run in a savepoint under
 `SET LOCAL statement_timeout` (the budget), the savepoint is always rolled back (the
 queries only read; that also undoes the SET and frees the table locks at once), and any
 database error, a timeout, a missing graph or a point off the graph gives the straight
@@ -29,8 +30,8 @@ STRAIGHT_LINE = "straight_line"
 # The fallback's nominal speed over the air distance: urban driving with its detours
 # (an Astana route is ~1.3x the straight line at ~35 km/h, see bench/README.md).
 STRAIGHT_LINE_SPEED_KMH = 25.0
-# Edges read by the search: the box around the points, widened by this much (or by the
-# box's own size, if larger). An origin the box cuts off (its detour to a bridge leaves
+# Edges read by the search: the box around the points, widened by this much on each
+# side. An origin the box cuts off (its detour to a bridge leaves
 # the box) is searched again in a box RETRY_MARGIN times wider, unless it cannot win: a
 # route out of the box and back is at least 2 x MARGIN_M long, so at FASTEST_KMH it takes
 # longer than the best route found inside.
@@ -70,10 +71,6 @@ def _xy(point):
     return (point.x, point.y) if hasattr(point, "x") else (float(point[0]), float(point[1]))
 
 
-class _Rollback(Exception):
-    pass
-
-
 def travel_times(dest, origins, budget_ms=None):
     """[Leg] from each origin to `dest` (GEOS points or (lon, lat)), in the same order."""
     dest = _xy(dest)
@@ -93,46 +90,70 @@ def route(origin, dest, budget_ms=None):
 
 def _road_costs(dest, origins, budget_ms, with_geometry):
     """{origin index: Leg} for the origins reachable by road; {} on any failure."""
-    result = {}
-    try:
-        # Read-only work in a savepoint that is always rolled back: the SET LOCAL ends with
-        # it, and so do the locks on the graph tables (a reload's swap is not held up).
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute("SET LOCAL statement_timeout = %s", [int(budget_ms)])
+    # Read-only work in a savepoint that is always rolled back: the SET LOCAL ends with
+    # it, and so do the locks on the graph tables (a reload's swap is not held up). The
+    # savepoint is ours, not a nested atomic(), so that going in and coming out are one
+    # round trip each (on a busy machine each one costs a context switch to the backend);
+    # atomic(savepoint=False) only opens a transaction when the caller has none. A
+    # failure is caught inside it, so the caller's transaction is never marked for rollback.
+    with transaction.atomic(savepoint=False), connection.cursor() as cur:
+        cur.execute(f"SAVEPOINT routing; SET LOCAL statement_timeout = {int(budget_ms)}")
+        try:
             result = _costs(cur, dest, origins, with_geometry)
-            raise _Rollback
-    except _Rollback:
-        pass
-    except DatabaseError as exc:
-        # A timeout (budget spent, or the swap of a reload held the tables) or no graph.
-        log.warning("routing failed, ranking by air: %s", str(exc).splitlines()[0] if str(exc) else exc)
-        return {}
+        except DatabaseError as exc:
+            # A timeout (budget spent, or the swap of a reload held the tables) or no graph.
+            log.warning("routing failed, ranking by air: %s", str(exc).splitlines()[0] if str(exc) else exc)
+            result = {}
+        cur.execute("ROLLBACK TO SAVEPOINT routing; RELEASE SAVEPOINT routing")
     return result
 
 
-_SNAP_SQL = """
+# Snapping and the search in one statement (one round trip): each point's nearest edge
+# (the 3 nearest boxes, then the exact distance), then one Dijkstra per start (the
+# destination edge's ends) to every origin edge's ends over the *reversed* graph: an edge
+# source->target (cost, reverse_cost) becomes target->source. Rows with i >= 0 are snaps
+# (i = the point's index), rows with i = -1 are (start, end, seconds, metres). The search
+# is skipped (a one-time filter) when the destination or every origin is off the graph.
+# Lengths by a subquery per path row: a join would hash the whole edge table (the planner
+# expects 1,000 rows from the function; a path has tens).
+_COSTS_SQL = """
     WITH q AS (
         SELECT t.i, ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) AS g
-        FROM unnest(%s::int[], %s::float8[], %s::float8[]) AS t(i, lon, lat)
+        FROM unnest(%(i)s::int[], %(lon)s::float8[], %(lat)s::float8[]) AS t(i, lon, lat)
+    ), snap AS MATERIALIZED (
+        SELECT DISTINCT ON (q.i) q.i, s.id, s.source, s.target, s.cost_s, s.reverse_cost_s, s.length_m, s.f, s.off_m
+        FROM q CROSS JOIN LATERAL (
+            SELECT e.id, e.source, e.target, e.cost_s, e.reverse_cost_s, e.length_m,
+                   ST_LineLocatePoint(e.geom, q.g) AS f,
+                   ST_DistanceSphere(ST_ClosestPoint(e.geom, q.g), q.g) AS off_m
+            FROM road_edge e
+            ORDER BY e.geom <-> q.g
+            LIMIT 3
+        ) s
+        ORDER BY q.i, s.off_m
+    ), ok AS MATERIALIZED (
+        SELECT * FROM snap WHERE off_m <= %(snap_max)s
     )
-    SELECT DISTINCT ON (q.i) q.i, s.id, s.source, s.target, s.cost_s, s.reverse_cost_s, s.length_m, s.f, s.off_m
-    FROM q CROSS JOIN LATERAL (
-        SELECT e.id, e.source, e.target, e.cost_s, e.reverse_cost_s, e.length_m,
-               ST_LineLocatePoint(e.geom, q.g) AS f,
-               ST_DistanceSphere(ST_ClosestPoint(e.geom, q.g), q.g) AS off_m
-        FROM road_edge e
-        ORDER BY e.geom <-> q.g
-        LIMIT 3
-    ) s
-    ORDER BY q.i, s.off_m
+    SELECT i, id, source, target, cost_s, reverse_cost_s, length_m, f, off_m FROM ok
+    UNION ALL
+    SELECT -1, d.start_vid, d.end_vid, NULL, sum(d.cost), NULL,
+           sum((SELECT e.length_m FROM road_edge e WHERE e.id = d.edge)), NULL, NULL
+    FROM pgr_dijkstra(
+        %(edges)s,
+        ARRAY(SELECT source FROM ok WHERE i = 0 AND cost_s >= 0
+              UNION SELECT target FROM ok WHERE i = 0 AND reverse_cost_s >= 0),
+        ARRAY(SELECT target FROM ok WHERE i > 0 AND cost_s >= 0
+              UNION SELECT source FROM ok WHERE i > 0 AND reverse_cost_s >= 0),
+        true) d
+    WHERE EXISTS (SELECT FROM ok WHERE i = 0) AND EXISTS (SELECT FROM ok WHERE i > 0)
+    GROUP BY d.start_vid, d.end_vid
 """
 
-# One Dijkstra per start (the destination edge's ends) to every origin's nodes, over the
-# reversed graph: an edge source->target (cost, reverse_cost) becomes target->source.
 _EDGES_SQL = (
     "SELECT id, target AS source, source AS target, cost_s AS cost, reverse_cost_s AS reverse_cost "
     "FROM road_edge WHERE geom && ST_MakeEnvelope({:.7f}, {:.7f}, {:.7f}, {:.7f}, 4326)"
 )
+# The wider second search for the origins the first box cut off.
 _DIJKSTRA_SQL = """
     SELECT d.start_vid, d.end_vid, sum(d.cost), sum((SELECT e.length_m FROM road_edge e WHERE e.id = d.edge))
     FROM pgr_dijkstra(%s, %s::bigint[], %s::bigint[], true) d
@@ -154,8 +175,15 @@ class _Snap:
 
 def _costs(cur, dest, origins, with_geometry):
     points = [dest, *origins]
-    cur.execute(_SNAP_SQL, [list(range(len(points))), [p[0] for p in points], [p[1] for p in points]])
-    snaps = {row[0]: _Snap(*row[1:]) for row in cur.fetchall() if row[8] <= settings.ROUTE_SNAP_MAX_M}
+    cur.execute(_COSTS_SQL, {"i": list(range(len(points))), "lon": [p[0] for p in points],
+                             "lat": [p[1] for p in points], "snap_max": settings.ROUTE_SNAP_MAX_M,
+                             "edges": _edges_sql(points, MARGIN_M)})
+    snaps, between = {}, {}  # between: (destination-side node m, origin-side node n) -> (seconds, metres) n ~> m
+    for row in cur.fetchall():
+        if row[0] >= 0:
+            snaps[row[0]] = _Snap(*row[1:])
+        else:
+            between[(row[1], row[2])] = (row[4], row[6] or 0.0)
     if 0 not in snaps:
         return {}  # the destination is off the graph (or there is no graph)
     d = snaps[0]
@@ -180,13 +208,8 @@ def _costs(cur, dest, origins, with_geometry):
         depart[i] = ways
     starts = sorted(arrive)
     ends = sorted({n for ways in depart.values() for n in ways})
-    in_box = set()
-    between = {}  # (destination-side node m, origin-side node n) -> (seconds, metres) n ~> m
+    in_box = set(between)
     if starts and ends:
-        cur.execute(_DIJKSTRA_SQL, [_edges_sql(points), starts, ends])
-        for m, n, secs, metres in cur.fetchall():
-            between[(m, n)] = (secs, metres or 0.0)
-        in_box = set(between)
         cut_off = sorted({n for ways in depart.values() if not any((m, n) in between for m in starts for n in ways)
                           for n in ways} - set(starts))
         best_inside = min((ways[n][0] + hop[0] + arrive[m][0] for (m, n), hop in between.items()
@@ -225,12 +248,14 @@ def _better(current, candidate):
     return candidate if current is None or candidate[0] < current[0] else current
 
 
-def _edges_sql(points, margin=MARGIN_M):
+def _edges_sql(points, margin):
     lons, lats = [p[0] for p in points], [p[1] for p in points]
     lat0 = math.radians(sum(lats) / len(lats))
-    span_m = max(air_m((min(lons), min(lats)), (max(lons), max(lats))), margin)
-    dy = span_m / 111_320.0
-    dx = span_m / (111_320.0 * max(0.1, math.cos(lat0)))
+    # The margin alone, not scaled by the points' spread: a box that grew with the spread
+    # (as before) read most of the city for scattered candidates and was the tail of the
+    # dispatch cost; on 300 calls it chose the same units (bench/README.md, road variant).
+    dy = margin / 111_320.0
+    dx = margin / (111_320.0 * max(0.1, math.cos(lat0)))
     return _EDGES_SQL.format(min(lons) - dx, min(lats) - dy, max(lons) + dx, max(lats) + dy)
 
 

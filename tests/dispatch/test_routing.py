@@ -114,7 +114,7 @@ def test_no_graph_or_a_spent_budget_means_the_straight_line(tmp_path):
     load(tmp_path, river_with_one_bridge())
     with connection.cursor() as cur, pytest.MonkeyPatch.context() as mp:
         # A budget no query can keep: the statement is cancelled, and the answer still comes.
-        mp.setattr(routing, "_DIJKSTRA_SQL", "SELECT pg_sleep(1), 0::bigint, 0::float8, 0::float8")
+        mp.setattr(routing, "_COSTS_SQL", "SELECT pg_sleep(1) WHERE %(snap_max)s > 0")
         assert routing.travel_times(call, [unit], budget_ms=20)[0].basis == "straight_line"
         cur.execute("SHOW statement_timeout")
         assert cur.fetchone()[0] != "20ms"  # the budget does not outlive the routing
