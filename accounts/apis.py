@@ -2,12 +2,13 @@
 
 from axes.models import AccessAttempt
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import parsers, renderers, serializers
+from rest_framework import parsers, permissions, renderers, serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from . import language
 from .throttling import SignInLockoutThrottle, SignInRateThrottle, client_ip
 from .tokens import issue_token
 
@@ -39,3 +40,27 @@ class TokenView(APIView):
         AccessAttempt.objects.filter(username=user.get_username(), ip_address=client_ip(request)).delete()
         text, token = issue_token(user, with_row=True)
         return Response({"token": text, "expiry": token.expiry})
+
+
+class LanguageSerializer(serializers.Serializer):
+    language = serializers.ChoiceField(choices=language.CODES)
+
+
+class AccountLanguageView(APIView):
+    """GET → {"language": "kk" | null} (null: no choice saved, the request's language
+    applies); PUT {"language": "ru"|"kk"|"en"} saves the signed-in user's choice."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses=inline_serializer("AccountLanguage", {"language": serializers.CharField(allow_null=True)}))
+    def get(self, request):
+        return Response({"language": language.saved_language(request.user)})
+
+    @extend_schema(request=LanguageSerializer, responses=LanguageSerializer)
+    def put(self, request):
+        body = LanguageSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        chosen = body.validated_data["language"]
+        language.save_language(request, request.user, chosen)
+        language.activate(request, chosen)
+        return Response({"language": chosen})

@@ -8,4 +8,4 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import signals  # noqa: F401  (connects the revocation receivers)
+        from . import language, signals  # noqa: F401  (connect the revocation and sign-in receivers)

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
+from accounts.language import set_language
 from calls.aml_api import AmlView
 from calls.geocode_api import GeocodeView, ReverseGeocodeView
 from dispatch import assignment_apis, call_apis, feed_apis, unit_apis
@@ -52,7 +53,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]), name="docs"),
     path("supervisor/", supervisor, name="supervisor"),
     path("supervisor/", include("dispatch.console")),  # the supervisors' other pages (issue 8)
-    path("i18n/", include("django.conf.urls.i18n")),
+    # The language menu: Django's set_language, which also saves a signed-in user's choice.
+    path("i18n/setlang/", set_language, name="set_language"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("crew/", include("dispatch.crew")),  # the crew app (no sign-in: the token lives in the phone)
     path("", console, name="console"),

@@ -59,6 +59,7 @@ MESSAGES = {
     "transporting": _("transporting"),
     "cancelled_by_operator": _("cancelled by operator"),
     "ack_missed": _("no acknowledgement in time"),
+    "call_ended": _("the call is %(status)s"),
     "nearest_by_road": _("nearest available unit (%(service)s) by road: ETA %(eta_s)s, %(route_m)s (position fresh)"),
     "nearest_by_road_with": _(
         "nearest available unit (%(service)s) with %(capability)s by road: ETA %(eta_s)s, %(route_m)s (position fresh)"

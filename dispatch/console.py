@@ -10,7 +10,8 @@ from django.urls import path
 from accounts.access import is_operator, is_supervisor
 from calls.models import Call
 from calls.statuses import CallStatus
-from dispatch import basemap
+from core import texts
+from dispatch import basemap, labels
 from dispatch.statuses import AssignmentStatus
 from units.statuses import UnitStatus
 
@@ -68,7 +69,7 @@ def console(request):
         "staleAfterS": settings.DISPATCH_STALE_LOCATION_S,
         "statuses": status_config(),
     }
-    return render(request, "console.html", {"console_config": config})
+    return render(request, "console.html", {"console_config": config, "texts": texts.page_table()})
 
 
 # --- supervisors' pages (issue 8): history, one call, statistics, units -----------------------
@@ -93,13 +94,21 @@ def _supervisor_page(request, template, **page):
         "statuses": status_config(),
         **page,
     }
-    return render(request, template, {"page_config": config, **page})
+    return render(request, template, {"page_config": config, "texts": texts.page_table(), **page})
+
+
+def _choices():
+    """The filters' and forms' choices as (code, name in the page's language)."""
+    return {
+        "call_statuses": [(status, str(CallStatus.LABELS[status])) for status in CallStatus.ALL],
+        "services": [(service, str(name)) for service, name in labels.SERVICES.items()],
+    }
 
 
 @login_required
 def supervisor(request):
     """Call history with filters (and the way into everything else)."""
-    return _supervisor_page(request, "supervisor.html", nav="history")
+    return _supervisor_page(request, "supervisor.html", nav="history", **_choices())
 
 
 @login_required
@@ -118,7 +127,7 @@ def supervisor_stats(request):
 
 @login_required
 def supervisor_units(request):
-    return _supervisor_page(request, "supervisor/units.html", nav="units")
+    return _supervisor_page(request, "supervisor/units.html", nav="units", **_choices())
 
 
 # Included by config/urls.py under "supervisor/" (the history itself is "supervisor/").

@@ -10,12 +10,22 @@ from django.utils import timezone
 from calls.models import Call
 from core.geo import GeographyCoord
 
+from . import labels
 from .models import Assignment
 
 EXPORT_COLUMNS = (
     "reference", "received_at", "status", "priority", "incident_type", "caller_phone", "address", "lat", "lon",
     "dispatched_at", "on_scene_at", "closed_at", "disposition", "time_to_dispatch_s", "time_to_arrival_s", "units",
 )
+# The file's columns: each code (status, incident type, disposition) is followed by its
+# name in the reader's language (issue 21); the codes stay for programs that read the file.
+NAMED_COLUMNS = {
+    "status": labels.status_labels,
+    "incident_type": labels.incident_type_names,
+    "disposition": lambda: {code: str(name) for code, name in labels.DISPOSITIONS.items()},
+}
+CSV_COLUMNS = tuple(name for column in EXPORT_COLUMNS
+                    for name in ((column, f"{column}_name") if column in NAMED_COLUMNS else (column,)))
 # Rows per keyset page of the export: memory stays at about one page (~1 MB with long
 # addresses).
 EXPORT_CHUNK_ROWS = 1000
@@ -103,13 +113,24 @@ def csv_chunks(rows, chunk_chars=64 * 1024):
     """Encode selector rows as CSV, yielding bytes about every `chunk_chars` characters.
 
     The first chunk starts with a UTF-8 byte-order mark: without it Excel opens Cyrillic
-    addresses as mojibake."""
+    addresses as mojibake. The names are looked up here, in the request's language: the
+    response streams later, maybe in another thread."""
+    names = [NAMED_COLUMNS[column]() if column in NAMED_COLUMNS else None for column in EXPORT_COLUMNS]
+    return _csv_chunks(rows, names, chunk_chars)
+
+
+def _csv_chunks(rows, names, chunk_chars):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(CSV_COLUMNS)
     for row in rows:
-        writer.writerow([_csv_cell(v) for v in row])
+        cells = []
+        for value, named in zip(row, names, strict=True):
+            cells.append(_csv_cell(value))
+            if named is not None:
+                cells.append(_csv_cell(named.get(value, value)))
+        writer.writerow(cells)
         if buffer.tell() >= chunk_chars:
             yield buffer.getvalue().encode()
             buffer = io.StringIO()  # a fresh buffer: truncate() would keep the old capacity

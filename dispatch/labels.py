@@ -26,6 +26,13 @@ FIELDS = {
     "callsign": _("callsign"), "service": _("service"), "capabilities": _("capabilities"),
     "home_station": _("home station"),
 }  # fmt: skip
+CHANNELS = {"voice": _("Voice"), "sms": "SMS", "aml": "AML", "app": _("App"), "ecall": "eCall", "alarm": _("Alarm")}
+LOCATION_SOURCES = {"aml": "AML", "caller_app": _("caller's app"), "address": _("address"), "operator": _("operator"),
+                    "alarm": _("alarm")}
+EVENTS = {
+    "call.created": _("Call created"), "call.updated": _("Call updated"), "assignment.created": _("Unit assigned"),
+    "assignment.updated": _("Assignment changed"), "unit.updated": _("Unit changed"), "alert.raised": _("Alert"),
+}  # fmt: skip
 BASES = {"road": _("by road"), "straight_line": _("straight line")}
 POSITIONING = {"gnss": _("satellite"), "wifi": "Wi-Fi", "cell": _("cell network"), "none": "–", "unknown": "?"}
 
@@ -67,3 +74,7 @@ def register():
     texts.register_labels("basis", _table(BASES))
     texts.register_labels("positioning", _table(POSITIONING))
     texts.register_labels("incident_type", incident_type_names)
+    texts.register_format("capability", lambda code: str(code).upper())  # als → ALS, as the console shows it
+    texts.register_labels("channel", _table(CHANNELS))
+    texts.register_labels("location_source", _table(LOCATION_SOURCES))
+    texts.register_labels("event", _table(EVENTS))

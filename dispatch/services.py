@@ -277,7 +277,8 @@ def _end_call(call, new_status, now, actor):
     freed, events = False, []
     for unit, assignment in locked:
         end = AssignmentStatus.CLEARED if assignment.status == AssignmentStatus.ON_SCENE else AssignmentStatus.CANCELLED
-        freed |= _end_assignment(call, unit, assignment, end, now, actor, f"call {new_status}", deferred=events)
+        freed |= _end_assignment(call, unit, assignment, end, now, actor,
+                                  said("call_ended", f"call {new_status}", status=new_status), deferred=events)
     call.status = new_status
     call.closed_at = now
     call.unmet_needs = []

@@ -116,7 +116,7 @@ export function renderDetail() {
           metres(a.distance_m), a.eta_s !== null && a.eta_s !== undefined ? ` · ${eta(a.eta_s, a.basis)}` : ""),
         h("td", {}, clock(a.assigned_at)),
         h("td", {}, state.isActive(a) && open
-          ? confirmButton(`assignment:${a.id}`, _("Cancel"), _("Cancel? Press again"), () => act(api.cancelAssignment(a.id, "cancelled by operator"), fmt(_("%(unit)s taken off the call"), { unit: a.unit.callsign })), { class: "btn btn-small btn-danger" })
+          ? confirmButton(`assignment:${a.id}`, _("Cancel"), _("Cancel? Press again"), () => act(api.cancelAssignment(a.id, ""), fmt(_("%(unit)s taken off the call"), { unit: a.unit.callsign })), { class: "btn btn-small btn-danger" })
           : "")))))
     : h("p", { class: "muted" }, _("No unit assigned yet.")));
   detail.actions.note.hidden = !open;
@@ -171,7 +171,8 @@ async function loadTimeline() {
   fill(detail.timeline, ...events.slice().reverse().map((e) => h("li", { class: `ev ev-${e.type.replace(".", "-")}` },
     h("time", { datetime: e.at }, clock(e.at)),
     h("span", { class: "ev-type" }, e.type === "alert.raised" && e.data && e.data.kind ? ALERT[e.data.kind] || e.data.kind : EVENT[e.type] || e.type),
-    e.summary ? h("span", { class: "ev-summary" }, e.summary) : null,
+    // In the operator's language when the row has a code (texts.js); older rows as stored.
+    e.summary ? h("span", { class: "ev-summary" }, window.DispatchTexts.render(e.summary_code, e.summary_params, e.summary)) : null,
     e.actor ? h("span", { class: "ev-actor" }, e.actor) : null)));
 }
 const timelineSoon = debounce(loadTimeline, 400);

@@ -3,6 +3,7 @@
 "use strict";
 
 (() => {
+  const { _, fmt, label } = SV;
   const callId = SV.config.callId;
   const map = SV.map("map");
   const COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"];
@@ -10,39 +11,42 @@
   function facts(call) {
     const dl = document.getElementById("facts");
     const items = [
-      ["Status", call.status + (call.disposition ? ` (${call.disposition})` : "")],
-      ["Type / priority", `${call.incident_type} · P${call.priority}`],
-      ["Caller", [call.caller_phone, call.caller_name].filter(Boolean).join(" · ") || "–"],
-      ["Channel", call.channel],
-      ["Address", call.address || "–"],
-      ["Location", call.location
-        ? `${call.location.lat.toFixed(5)}, ${call.location.lon.toFixed(5)} ± ${call.location.accuracy_m ?? "?"} m (${call.location.source})`
-        : "not located"],
-      ["Received", SV.when(call.received_at)],
-      ["Dispatched", `${SV.when(call.dispatched_at)} (${SV.seconds(SV.between(call.received_at, call.dispatched_at))})`],
-      ["On scene", `${SV.when(call.on_scene_at)} (${SV.seconds(SV.between(call.received_at, call.on_scene_at))})`],
-      ["Closed", SV.when(call.closed_at) || "–"],
-      ["Description", call.description || "–"],
+      [_("Status"), label("status", call.status) + (call.disposition ? ` (${label("disposition", call.disposition)})` : "")],
+      [_("Type / priority"), `${label("incident_type", call.incident_type)} · P${call.priority}`],
+      [_("Caller"), [call.caller_phone, call.caller_name].filter(Boolean).join(" · ") || "–"],
+      [_("Channel"), label("channel", call.channel)],
+      [_("Address"), call.address || "–"],
+      [_("Location"), call.location
+        ? `${call.location.lat.toFixed(5)}, ${call.location.lon.toFixed(5)} ± ${fmt(_("%(n)s m"), { n: call.location.accuracy_m ?? "?" })} (${label("location_source", call.location.source)})`
+        : _("not located")],
+      [_("Received"), SV.when(call.received_at)],
+      [_("Dispatched"), `${SV.when(call.dispatched_at)} (${SV.seconds(SV.between(call.received_at, call.dispatched_at))})`],
+      [_("On scene"), `${SV.when(call.on_scene_at)} (${SV.seconds(SV.between(call.received_at, call.on_scene_at))})`],
+      [_("Closed"), SV.when(call.closed_at) || "–"],
+      [_("Description"), call.description || "–"],
     ];
-    if (call.merged_into) items.push(["Merged into", `call #${call.merged_into}`]);
+    if (call.merged_into) items.push([_("Merged into"), fmt(_("call #%(id)s"), { id: call.merged_into })]);
     dl.replaceChildren(...items.flatMap(([k, v]) => [SV.el("dt", {}, k), SV.el("dd", {}, v)]));
   }
 
   function assignments(call) {
     const tbody = document.querySelector("#assignments tbody");
     tbody.replaceChildren(...call.assignments.map((a) => SV.row([
-      a.unit.callsign, a.unit.service, a.status, a.distance_m === null ? "" : `${Math.round(a.distance_m)} m`,
+      a.unit.callsign, label("service", a.unit.service), label("status", a.status),
+      a.distance_m === null ? "" : fmt(_("%(n)s m"), { n: Math.round(a.distance_m) }),
       SV.when(a.assigned_at),
       a.acknowledged_at ? `${SV.when(a.acknowledged_at)} (+${SV.seconds(SV.between(a.assigned_at, a.acknowledged_at))})` : "",
       a.on_scene_at ? `${SV.when(a.on_scene_at)} (+${SV.seconds(SV.between(a.assigned_at, a.on_scene_at))})` : "",
-      SV.when(a.ended_at), a.end_reason || a.reason,
+      // Why it ended, else why it was chosen: in the reader's language when stored as a code.
+      SV.when(a.ended_at), DispatchTexts.endReason(a) || DispatchTexts.reason(a),
     ])));
   }
 
   function timeline(call, events) {
     const tbody = document.querySelector("#timeline tbody");
     tbody.replaceChildren(...events.map((e) => SV.row([
-      SV.when(e.at), SV.seconds(SV.between(call.received_at, e.at)), e.type, e.summary, e.actor || "system",
+      SV.when(e.at), SV.seconds(SV.between(call.received_at, e.at)), label("event", e.type),
+      DispatchTexts.render(e.summary_code, e.summary_params, e.summary), e.actor || _("system"),
     ])));
   }
 
@@ -81,7 +85,7 @@
           bounds.push(...line);
         }
         legend.append(SV.el("li", { style: `color:${colour}` },
-          `${span.unit.callsign}: ${track.points.length} fixes${track.truncated ? " (truncated)" : ""}`));
+          `${span.unit.callsign}: ${fmt(_("%(n)s fixes"), { n: track.points.length })}${track.truncated ? ` (${_("truncated")})` : ""}`));
       } catch (error) {
         legend.append(SV.el("li", {}, `${span.unit.callsign}: ${error.message}`));
       }
@@ -90,7 +94,7 @@
   }
 
   async function load() {
-    SV.status("Loading…");
+    SV.status(_("Loading…"));
     try {
       const [call, events] = await Promise.all([SV.api(`calls/${callId}/`), SV.api(`calls/${callId}/timeline/`)]);
       facts(call);

@@ -1,8 +1,15 @@
-/* Shared by the supervisors' pages: configuration, the REST API with the session, formatting. */
+/* Shared by the supervisors' pages: configuration, the REST API with the session, formatting.
+   Words go through Django's JavaScript catalogue (/jsi18n/, loaded first) and the names of
+   codes (statuses, services, incident types) come from the page's texts table (texts.js). */
 "use strict";
 
 const SV = (() => {
   const config = JSON.parse(document.getElementById("page-config").textContent);
+  const _ = window.gettext || ((s) => s);
+  const fmt = (text, values) => (window.interpolate ? window.interpolate(text, values, true) : text);
+  const lang = document.documentElement.lang || "ru";
+  /* The name of a code in the page's language: label("status", "dispatched"). */
+  const label = (name, code) => (code ? DispatchTexts.label(name, code) : "");
 
   class ApiError extends Error {
     constructor(status, body) {
@@ -50,7 +57,7 @@ const SV = (() => {
     return items;
   }
 
-  const timeFormat = new Intl.DateTimeFormat(undefined, {
+  const timeFormat = new Intl.DateTimeFormat(lang, {
     timeZone: config.timeZone, year: "numeric", month: "2-digit", day: "2-digit",
     hour: "2-digit", minute: "2-digit", second: "2-digit",
   });
@@ -61,9 +68,9 @@ const SV = (() => {
 
   function seconds(value) {
     if (value === null || value === undefined) return "–";
-    if (value < 120) return `${Math.round(value)} s`;
+    if (value < 120) return fmt(_("%(n)s s"), { n: Math.round(value) });
     const m = Math.floor(value / 60), s = Math.round(value % 60);
-    return m < 60 ? `${m} min ${s} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+    return m < 60 ? fmt(_("%(m)s min %(s)s s"), { m, s }) : fmt(_("%(h)s h %(m)s min"), { h: Math.floor(m / 60), m: m % 60 });
   }
 
   function between(startIso, endIso) {
@@ -115,5 +122,6 @@ const SV = (() => {
     return m;
   }
 
-  return { config, api, all, ApiError, when, seconds, between, row, el, status, localInputToIso, isoToLocalInput, map };
+  return { config, api, all, ApiError, when, seconds, between, row, el, status, localInputToIso, isoToLocalInput, map,
+           _, fmt, lang, label };
 })();

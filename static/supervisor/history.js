@@ -32,23 +32,24 @@
       const link = SV.el("a", { href: `/supervisor/calls/${call.id}/` }, call.reference);
       const units = [...new Set(call.assignments.map((a) => a.unit.callsign))].join(", ");
       tbody.append(SV.row([
-        link, SV.when(call.received_at), call.incident_type, call.priority, call.status, call.address,
+        link, SV.when(call.received_at), SV.label("incident_type", call.incident_type), call.priority,
+        SV.label("status", call.status), call.address,
         SV.seconds(SV.between(call.received_at, call.dispatched_at)),
-        SV.seconds(SV.between(call.received_at, call.on_scene_at)), units, call.disposition || "",
+        SV.seconds(SV.between(call.received_at, call.on_scene_at)), units, SV.label("disposition", call.disposition),
       ]));
       if (call.location) {
         L.circleMarker([call.location.lat, call.location.lon], { radius: 5 })
-          .bindTooltip(`${call.reference} · ${call.incident_type}`).addTo(markers);
+          .bindTooltip(`${call.reference} · ${SV.label("incident_type", call.incident_type)}`).addTo(markers);
       }
     }
     pages = { next: page.next, previous: page.previous };
     next.disabled = !page.next;
     prev.disabled = !page.previous;
-    SV.status(page.results.length ? "" : "No call matches these filters.");
+    SV.status(page.results.length ? "" : SV._("No call matches these filters."));
   }
 
   async function load(url, params) {
-    SV.status("Loading…");
+    SV.status(SV._("Loading…"));
     try {
       render(await SV.api(url, { params }));
     } catch (error) {
@@ -74,9 +75,9 @@
     try {
       const [types, units] = await Promise.all([SV.api("incident-types/"), SV.all("units/")]);
       const typeSelect = document.getElementById("incident-types");
-      for (const t of types) typeSelect.append(SV.el("option", { value: t.code }, `${t.code} — ${t.name_en}`));
+      for (const t of types) typeSelect.append(SV.el("option", { value: t.code }, t[`name_${SV.lang}`] || t.name_en));
       const unitSelect = document.getElementById("units");
-      for (const u of units) unitSelect.append(SV.el("option", { value: u.id }, `${u.callsign} (${u.service})`));
+      for (const u of units) unitSelect.append(SV.el("option", { value: u.id }, `${u.callsign} (${SV.label("service", u.service)})`));
     } catch (error) {
       SV.status(error.message, true);
     }

@@ -2,6 +2,7 @@
 "use strict";
 
 (() => {
+  const { _, fmt, label } = SV;
   const form = document.getElementById("unit-form");
   const tbody = document.querySelector("#units tbody");
 
@@ -28,7 +29,7 @@
     form.service.value = unit.service;
     form.capabilities.value = unit.capabilities.join(", ");
     form.home_station.value = unit.home_station;
-    document.getElementById("form-title").textContent = `Edit ${unit.callsign}`;
+    document.getElementById("form-title").textContent = fmt(_("Edit %(callsign)s"), { callsign: unit.callsign });
     form.callsign.focus();
   }
 
@@ -37,11 +38,11 @@
       const actions = document.createElement("span");
       actions.className = "sv-actions";
       actions.append(
-        button("Edit", () => edit(unit)),
-        button("Out of service", () => act(`${unit.callsign} is out of service.`,
+        button(_("Edit"), () => edit(unit)),
+        button(_("Out of service"), () => act(fmt(_("%(callsign)s is out of service."), { callsign: unit.callsign }),
           () => SV.api(`units/${unit.id}/out-of-service/`, { method: "POST" })), unit.status === "out_of_service"),
-        button("New device token", async () => {
-          if (!confirm(`Issue a new token for ${unit.callsign}? Its device must be set up again.`)) return;
+        button(_("New device token"), async () => {
+          if (!confirm(fmt(_("Issue a new token for %(callsign)s? Its device must be set up again."), { callsign: unit.callsign }))) return;
           try {
             // The token, the crew app's link /crew/#token=… and that link as a QR code.
             const { token, link, qr } = await SV.api(`units/${unit.id}/pairing/`, { method: "POST" });
@@ -56,8 +57,8 @@
           }
         }),
       );
-      return SV.row([unit.callsign, unit.service, unit.capabilities.join(", "), unit.home_station, unit.status,
-                     unit.location ? SV.when(unit.location.recorded_at) : "never", actions]);
+      return SV.row([unit.callsign, label("service", unit.service), unit.capabilities.join(", "), unit.home_station,
+                     label("status", unit.status), unit.location ? SV.when(unit.location.recorded_at) : _("never"), actions]);
     }));
   }
 
@@ -78,13 +79,13 @@
       home_station: form.home_station.value.trim(),
     };
     const id = form.id.value;
-    act(id ? `${body.callsign} saved.` : `${body.callsign} created (out of service until its device reports).`,
+    act(fmt(id ? _("%(callsign)s saved.") : _("%(callsign)s created (out of service until its device reports)."), { callsign: body.callsign }),
       () => SV.api(id ? `units/${id}/` : "units/", { method: id ? "PATCH" : "POST", body }))
       .then(() => form.reset());
   });
   form.addEventListener("reset", () => {
     form.id.value = "";
-    document.getElementById("form-title").textContent = "New unit";
+    document.getElementById("form-title").textContent = _("New unit");
   });
 
   // The token is shown once: hiding it also drops it from the page.

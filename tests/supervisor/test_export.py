@@ -22,9 +22,9 @@ from .builders import make_assignment, make_call
 pytestmark = pytest.mark.django_db
 
 EXPORT = "/api/v1/calls/export.csv"
-HEADER = ["reference", "received_at", "status", "priority", "incident_type", "caller_phone", "address", "lat", "lon",
-          "dispatched_at", "on_scene_at", "closed_at", "disposition", "time_to_dispatch_s", "time_to_arrival_s",
-          "units"]
+HEADER = ["reference", "received_at", "status", "status_name", "priority", "incident_type", "incident_type_name",
+          "caller_phone", "address", "lat", "lon", "dispatched_at", "on_scene_at", "closed_at", "disposition",
+          "disposition_name", "time_to_dispatch_s", "time_to_arrival_s", "units"]
 
 
 def read_csv(response):
@@ -56,6 +56,14 @@ def test_export_has_the_columns_times_and_callsigns(supervisor_client):
     assert values["time_to_dispatch_s"] == "42.0" and values["time_to_arrival_s"] == "300.0"
     assert values["units"] == "A-12;P-101"
     assert values["on_scene_at"] and values["dispatched_at"]
+    # Beside each code its name, in the reader's language (Russian by default; English asked).
+    names = IncidentType.objects.get(code="cardiac_arrest")
+    assert (values["incident_type_name"], values["status_name"], values["disposition_name"]) == (
+        names.name_ru, "Закрыт", "Решено")
+    header, row = read_csv(supervisor_client.get(EXPORT, HTTP_ACCEPT_LANGUAGE="en"))
+    values = dict(zip(header, row, strict=True))
+    assert (values["incident_type"], values["incident_type_name"], values["status_name"], values["disposition_name"]) == (
+        "cardiac_arrest", names.name_en, "Closed", "Resolved")
 
 
 def test_export_applies_the_history_filters_and_rejects_bad_ones(supervisor_client, operator):

@@ -56,8 +56,9 @@ def test_history_filters_by_every_call_status_the_server_has(supervisor, call):
     response = browser(supervisor).get("/supervisor/")
     assert response.context["page_config"]["statuses"] == status_config()
     html = response.content.decode()
+    labels = status_config()["labels"]  # each by its name in the page's language (issue 21)
     for code in status_config()["call"]["all"]:
-        assert f"<option>{code}</option>" in html
+        assert f'<option value="{code}">{labels[code]}</option>' in html
 
 
 def test_call_page_names_the_call_and_unknown_calls_are_404(supervisor, call):
