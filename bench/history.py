@@ -33,7 +33,8 @@ from urllib.parse import urlencode, urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DB_NAME = "dispatch_bench_history"
+# BENCH_HISTORY_DB: another database of the same kind (a helper's own copy); it is truncated too.
+DB_NAME = os.environ.get("BENCH_HISTORY_DB", "dispatch_bench_history")
 os.environ.setdefault("DATABASE_URL", f"postgis://dispatch:dispatch@127.0.0.1:5432/{DB_NAME}")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every query in memory and adds cost per query
@@ -52,9 +53,11 @@ from django.contrib.auth.models import Group  # noqa: E402
 from django.db import connection  # noqa: E402
 from rest_framework.test import APIRequestFactory, force_authenticate  # noqa: E402
 
+from dispatch import rollups  # noqa: E402
 from dispatch.call_apis import CallViewSet  # noqa: E402
 from dispatch.metrics import backfill_call_metrics  # noqa: E402
-from dispatch.models import CallMetrics  # noqa: E402
+from dispatch.models import CallMetrics, StatsBlock  # noqa: E402
+from dispatch.stats import call_statistics, direct_call_statistics  # noqa: E402
 from dispatch.supervisor_apis import StatsView  # noqa: E402
 
 # BENCH_HISTORY_CALLS: a smaller fill, only to try the script out.
@@ -93,7 +96,8 @@ def fill(seed=0.112):
     User = get_user_model()
     with connection.cursor() as cur:
         cur.execute("TRUNCATE dispatch_event, dispatch_assignment, calls_call_possible_duplicates, calls_amlmessage, "
-                    "calls_call, units_unitposition, units_unit RESTART IDENTITY CASCADE")
+                    "calls_call, units_unitposition, units_unit, dispatch_statshistogram, dispatch_statscount, "
+                    "dispatch_statsblock, dispatch_statsstaleday RESTART IDENTITY CASCADE")
     User.objects.filter(username__startswith="bench-").delete()
     operator_group = Group.objects.get_or_create(name="operator")[0]
     supervisor_group = Group.objects.get_or_create(name="supervisor")[0]
@@ -183,22 +187,23 @@ def fill(seed=0.112):
                 FROM calls_call c JOIN lines l ON l.incident_type_id = c.incident_type_id JOIN svc USING (service)
                 WHERE c.dispatched_at IS NOT NULL
             )
-            INSERT INTO dispatch_assignment (call_id, unit_id, status, service, capability, distance_m, reason,
+            INSERT INTO dispatch_assignment (call_id, unit_id, status, service, capability, distance_m, basis, reason,
                 assigned_at, acknowledged_at, on_scene_at, cleared_at, ended_at, end_reason)
             SELECT call_id, n * {UNITS_PER_SERVICE} + 1 + floor(r1 * {UNITS_PER_SERVICE})::int, 'cleared', service,
-                   '', 200 + r2 * 5000, 'auto: nearest available', dispatched_at + make_interval(secs => r3 * 5),
+                   '', 200 + r2 * 5000, '', 'auto: nearest available', dispatched_at + make_interval(secs => r3 * 5),
                    dispatched_at + make_interval(secs => 5 + r2 * 40),
                    CASE WHEN on_scene_at IS NOT NULL THEN on_scene_at + make_interval(secs => r3 * 60) END,
                    dispatched_at + interval '45 minutes', dispatched_at + interval '45 minutes', ''
             FROM a
             UNION ALL
             SELECT call_id, n * {UNITS_PER_SERVICE} + 1 + floor(r2 * {UNITS_PER_SERVICE})::int, 'declined', service,
-                   '', 300 + r1 * 5000, 'auto: nearest available', dispatched_at - make_interval(secs => 20),
+                   '', 300 + r1 * 5000, '', 'auto: nearest available', dispatched_at - make_interval(secs => 20),
                    NULL, NULL, NULL, dispatched_at - make_interval(secs => 10), 'declined: busy'
             FROM a WHERE r3 < 0.08
         """, [list(SERVICES)])
     filled = time.perf_counter() - t0
     measure()
+    roll_up()
     t1 = time.perf_counter()
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE calls_call")
@@ -215,6 +220,21 @@ def measure():
         cur.execute("VACUUM ANALYZE dispatch_callmetrics")
         cur.execute("VACUUM ANALYZE dispatch_callservicemetrics")
     print(f"measured {n:,} ended calls into the metrics tables in {time.perf_counter() - t0:.0f} s")
+
+
+def roll_up():
+    """The statistics rollups (dispatch/rollups.py), as `manage.py rollup_stats` builds them."""
+    t0 = time.perf_counter()
+    n = rollups.rebuild_all()
+    with connection.cursor() as cur:
+        for table in ("dispatch_statsblock", "dispatch_statscount", "dispatch_statshistogram"):
+            cur.execute(f"VACUUM ANALYZE {table}")
+        cur.execute("SELECT (SELECT count(*) FROM dispatch_statsblock), (SELECT count(*) FROM dispatch_statshistogram),"
+                    " pg_size_pretty(pg_total_relation_size('dispatch_statshistogram')"
+                    " + pg_total_relation_size('dispatch_statscount') + pg_total_relation_size('dispatch_statsblock'))")
+        blocks, histograms, size = cur.fetchone()
+    print(f"rolled up {n:,} days in {time.perf_counter() - t0:.1f} s: {blocks:,} blocks, {histograms:,} histograms,"
+          f" {size}")
 
 
 def counts():
@@ -272,6 +292,41 @@ def time_view(view, path, params, user, runs):
         data = response.data
         rows = len(data["results"]) if "results" in data else data.get("calls")
     return timings, rows
+
+
+def time_stats_ab(newest, runs):
+    """/stats/' work before and after the rollups, interleaved in the same conditions: the
+    direct computation over every metrics row (the code before issue 19) and the rollups,
+    each rendered to JSON as the view does. Also the largest percentile difference."""
+    from rest_framework.renderers import JSONRenderer
+
+    renderer = JSONRenderer()
+    print()
+    print("| period | runs | before: direct p50 / p99 ms | after: rollups p50 / p99 ms | counts equal |"
+          " largest percentile difference |")
+    print("|---|---:|---:|---:|---|---:|")
+    for days in (7, 30, 365):
+        start, end = newest - datetime.timedelta(days=days), newest
+        n = runs if days < 365 else max(3, runs // 10)
+        timings, out = {"direct": [], "rollups": []}, {}
+        for i in range(n + 1):  # the first round warms up, not counted
+            for label, fn in (("direct", direct_call_statistics), ("rollups", call_statistics)):
+                t0 = time.perf_counter()
+                out[label] = fn(start=start, end=end)
+                renderer.render(out[label])
+                if i:
+                    timings[label].append((time.perf_counter() - t0) * 1000)
+        d, r = out["direct"], out["rollups"]
+        same = d["counts"] == r["counts"] and d["calls"] == r["calls"] and d["target"] == r["target"]
+        diffs = [0.0]
+        for name, iv in d["intervals"].items():
+            for p in ("p50", "p90", "p95"):
+                if iv[p] is not None:
+                    diffs.append(abs(r["intervals"][name][p] - iv[p]) / max(abs(iv[p]), 1.0))
+        print(f"| {days} days ({d['calls']:,} calls) | {n} | {percentile(timings['direct'], 50):.0f} /"
+              f" {percentile(timings['direct'], 99):.0f} | {percentile(timings['rollups'], 50):.1f} /"
+              f" {percentile(timings['rollups'], 99):.1f} | {'yes' if same else 'NO'} | {max(diffs) * 100:.2f} % |",
+              flush=True)
 
 
 def machine():
@@ -373,6 +428,8 @@ def main():
                         help="also time the history cases through the production web server (gunicorn + 2 uvicorn "
                              "workers) with C concurrent supervisors")
     parser.add_argument("--http-only", action="store_true", help="with --http, skip the in-process timings")
+    parser.add_argument("--stats-ab", action="store_true",
+                        help="only /stats/' work before (direct) and after (rollups), interleaved")
     args = parser.parse_args()
 
     calls, assignments = counts()
@@ -381,6 +438,8 @@ def main():
         calls, assignments = counts()
     elif not CallMetrics.objects.exists():  # filled before the metrics tables
         measure()
+    if not StatsBlock.objects.exists():  # filled before the rollups
+        roll_up()
     print(f"== call history over {calls:,} calls, {assignments:,} assignments (db {DB_NAME})")
     print(f"   {machine()}")
     if args.gc_threshold:
@@ -394,6 +453,9 @@ def main():
     phone, reference, newest = sample_values()
     week = {"received_after": (newest - datetime.timedelta(days=180)).isoformat(),
             "received_before": (newest - datetime.timedelta(days=173)).isoformat()}
+    if args.stats_ab:
+        time_stats_ab(newest, args.runs)
+        return
     history = CallViewSet.as_view({"get": "list"})
     cases = [
         ("first page, no filter", {}),

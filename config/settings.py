@@ -285,6 +285,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dispatch.tasks.measure_ended_calls",
         "schedule": _setting("METRICS_REPAIR_INTERVAL_S", float, 3600.0, lambda v: 10 <= v <= 86400),
     },
+    # Statistics rollups (dispatch/rollups.py): stale days again, missing days a few at a
+    # time. Until a day is rolled up it is computed live, so this only decides speed.
+    "roll-up-stats": {
+        "task": "dispatch.tasks.roll_up_stats",
+        "schedule": _setting("STATS_ROLLUP_INTERVAL_S", float, 60.0, lambda v: 5 <= v <= 86400),
+        "options": {"expires": 60},
+    },
     # Side effects that follow the journal (core/readers.py): one start per due reader.
     "journal-readers": {
         "task": "core.tasks.run_journal_readers",

@@ -18,13 +18,14 @@ rows written around the services (imports, the benchmark's fill), and the live p
 statistics query. It reads a CTE `c` of calls that the caller defines.
 """
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from calls.models import Call, IncidentType, ResponsePlanLine
 from calls.statuses import CallStatus
 from units.models import Unit
 
-from .models import Assignment, CallMetrics, CallServiceMetrics
+from .models import Assignment, CallMetrics, CallServiceMetrics, StatsStaleDay
 
 INTERVALS = ("received_to_dispatch", "dispatch_to_acknowledgement", "acknowledgement_to_on_scene",
              "received_to_on_scene")
@@ -112,6 +113,14 @@ _RECORD = (
 )
 
 
+# The calls' days (local, by when they were received) no longer match their rollups
+# (dispatch/rollups.py): computed live until rebuilt. One row per day and write.
+_MARK_STALE = (
+    "INSERT INTO {stale} (day) SELECT DISTINCT (received_at AT TIME ZONE %(tz)s)::date FROM {call}"
+    " WHERE id = ANY(%(ids)s) AND status = ANY(%(terminal)s)"
+).format(stale=StatsStaleDay._meta.db_table, **TABLES)
+
+
 def record_call_metrics(call_ids):
     """Measure these calls (those of them that have ended) into the metrics tables.
 
@@ -123,6 +132,7 @@ def record_call_metrics(call_ids):
         # not keep its old row: the per-service rows are replaced, not merged.
         cur.execute(f"DELETE FROM {TABLES['service_metrics']} WHERE call_id = ANY(%s)", [ids])
         cur.execute(_RECORD, {"ids": ids, "terminal": list(CallStatus.TERMINAL)})
+        cur.execute(_MARK_STALE, {"ids": ids, "terminal": list(CallStatus.TERMINAL), "tz": settings.TIME_ZONE})
 
 
 def backfill_call_metrics(batch_size=20_000):

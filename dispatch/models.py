@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
@@ -156,3 +157,56 @@ class ReadAudit(models.Model):
 
     def __str__(self):
         return f"{self.actor_username} {self.action} {self.call_id or ''}".strip()
+
+
+# --- statistics rollups (dispatch/rollups.py) ------------------------------------------------------
+
+
+class StatsBlock(models.Model):
+    """A rolled-up block of 2**level local days starting on `start` (day number since
+    1970-01-01 a multiple of 2**level): the counts and histograms of the metrics rows of
+    the calls received in it. Valid only for the time zone, dispatch target and bucket
+    scheme it was built with, and while none of its days is in StatsStaleDay."""
+
+    level = models.SmallIntegerField()
+    start = models.DateField()
+    time_zone = models.CharField(max_length=64)
+    target_s = models.FloatField()
+    scheme = models.CharField(max_length=16)
+    built_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "start"], name="one_stats_block_per_level_start")]
+
+
+class StatsCount(models.Model):
+    """Calls per dimension value in a block (dimension `all` has the key '')."""
+
+    block = models.ForeignKey(StatsBlock, on_delete=models.CASCADE, related_name="+")
+    dimension = models.CharField(max_length=16)
+    key = models.CharField(max_length=32)
+    calls = models.IntegerField()
+    within = models.IntegerField()  # received_to_dispatch <= the block's target_s
+    with_unit = models.IntegerField()  # per service: a unit of it was sent
+
+
+class StatsHistogram(models.Model):
+    """One interval's values in a block for a dimension value, as parallel arrays over the
+    non-empty buckets (dispatch/rollups.py BUCKET): count, smallest and largest value."""
+
+    block = models.ForeignKey(StatsBlock, on_delete=models.CASCADE, related_name="+")
+    dimension = models.CharField(max_length=16)
+    key = models.CharField(max_length=32)
+    interval = models.SmallIntegerField()  # index into dispatch.metrics.INTERVALS
+    buckets = ArrayField(models.IntegerField())
+    counts = ArrayField(models.IntegerField())
+    lows = ArrayField(models.FloatField())
+    highs = ArrayField(models.FloatField())
+
+
+class StatsStaleDay(models.Model):
+    """A local day whose rollup misses a call that ended (or was measured again) after it
+    was built; written with the metrics row, removed by the rebuild that covers it."""
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField()

@@ -8,7 +8,7 @@ from celery import shared_task
 
 from core import journal
 
-from . import engine, metrics, retention, services, waiting
+from . import engine, metrics, retention, rollups, services, waiting
 
 
 @shared_task(name="dispatch.tasks.dispatch_call", acks_late=True)
@@ -33,6 +33,12 @@ def sweep():
 def measure_ended_calls():
     """Measure ended calls that have no metrics row (dispatch/metrics.py)."""
     return metrics.backfill_call_metrics()
+
+
+@shared_task(name="dispatch.tasks.roll_up_stats", acks_late=True)
+def roll_up_stats():
+    """Roll up the stale days and some missing ones (dispatch/rollups.py); returns how many."""
+    return rollups.rebuild()[0]
 
 
 @shared_task(name="dispatch.tasks.erase_personal_data")
