@@ -36,7 +36,7 @@ CACHE_TTL_S = 7 * 24 * 3600
 ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0"
 
 # Drawing classes. The shipped graph has word classes taken from the street names
-# (scripts/build_astana_roads.py): avenue, highway, street, lane; a real OSM extract has
+# (ops/management/commands/build_demo_roads.py): avenue, highway, street, lane; a real OSM extract has
 # OSM's highway classes.
 MAJOR = ["motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link", "avenue", "highway"]
 MEDIUM = ["secondary", "secondary_link", "tertiary", "tertiary_link", "street", "road", "unclassified"]
