@@ -116,9 +116,8 @@ const SV = (() => {
 
   function map(elementId) {
     const m = L.map(elementId).setView(config.centre, 12);
-    if (config.tiles.url) {
-      L.tileLayer(config.tiles.url, { attribution: config.tiles.attribution, maxZoom: 19 }).addTo(m);
-    }
+    // MAP_TILE_URL's tiles, or the app's own streets when it is empty or fails (static/map/basemap.js).
+    DispatchBasemap.attach(m, config.tiles, config.basemap);
     return m;
   }
 
