@@ -1,7 +1,7 @@
 """Call committed (HTTP 201) -> event received on an operator websocket, and fan-out.
 
-    .venv/bin/python bench/ws_latency.py [--calls 200] [--fanout-clients 100] [--fanout-calls 50]
-        [--web-workers 1] [--seed 112]
+    .venv/bin/python bench/ws_latency.py [--calls 200] [--fanout-clients 100|10,100,500] [--fanout-calls 50]
+        [--web-workers 1] [--db-pool 4] [--seed 112]
 
 Starts a Celery worker (concurrency 2) and uvicorn (`config.asgi:application`) against
 dispatch_bench / Redis db 14, bulk-creates available medical 'als' units, creates an
@@ -23,6 +23,7 @@ the same 2 cores as the server, worker and PostgreSQL. SPEC: p50 <= 100 ms, p99 
 import argparse
 import asyncio
 import json
+import os
 import random
 import time
 
@@ -154,10 +155,10 @@ async def single(port, token, args, rng):
             "missing": missing}
 
 
-async def fanout(port, token, args, rng):
+async def fanout(port, token, args, rng, n):
     http = Http(port, token)
     t0 = time.monotonic()
-    clients, tasks = await connect_clients(args.fanout_clients, port, token)
+    clients, tasks = await connect_clients(n, port, token)
     print(f"-- {len(clients)} websocket clients connected in {time.monotonic() - t0:.1f} s")
     slowest, slowest201, spread, missing = [], [], [], 0
     for i in range(args.warmup + args.fanout_calls):
@@ -185,11 +186,14 @@ async def fanout(port, token, args, rng):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=200)
-    ap.add_argument("--fanout-clients", type=int, default=100)
+    ap.add_argument("--fanout-clients", default="100",
+                    help="sockets for the fan-out part; a list (10,100,500) measures each in turn")
     ap.add_argument("--fanout-calls", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--units", type=int, default=200)
     ap.add_argument("--web-workers", type=int, default=1)
+    ap.add_argument("--db-pool", type=int, default=4,
+                    help="DB_POOL_MAX_SIZE of the web processes (4 as in the Procfile; 0: a connection per request)")
     ap.add_argument("--seed", type=int, default=112)
     args = ap.parse_args()
     rng = random.Random(args.seed)
@@ -200,34 +204,40 @@ def main():
     procs = []
     try:
         procs.append(start_worker(concurrency=2))
+        os.environ["DB_POOL_MAX_SIZE"] = str(args.db_pool)
         web = start_uvicorn(workers=args.web_workers)
         procs.append(web)
         one = asyncio.run(single(web.port, token, args, rng))
-        many = asyncio.run(fanout(web.port, token, args, rng))
+        fanouts = []
+        for n in [int(x) for x in str(args.fanout_clients).split(",")]:
+            fanouts.append((n, asyncio.run(fanout(web.port, token, args, rng, n))))
     finally:
         for p in procs:
             p.stop()
         report_problems(*procs)
         remove_logs()
         clean_database()
-    print(f"-- uvicorn workers: {args.web_workers}; celery concurrency 2; {args.warmup} warm-up calls per part; ms")
+    print(f"-- uvicorn workers: {args.web_workers}; DB_POOL_MAX_SIZE {args.db_pool}; celery concurrency 2; "
+          f"{args.warmup} warm-up calls per part; ms")
+    parts = [(f"1 client: POST sent -> 201 read ({one['missing']} calls missing an event)", one["post"]),
+             ("1 client: 201 -> call.created", one["created"]),
+             ("1 client: 201 -> assignment.created  [SPEC]", one["assigned"]),
+             ("1 client: POST sent -> assignment.created", one["assigned_sent"])]
+    for n, many in fanouts:
+        parts += [(f"{n} clients: POST sent -> call.created at the slowest ({many['missing']} missing)",
+                   many["slowest"]),
+                  (f"{n} clients: 201 -> call.created at the slowest", many["slowest201"]),
+                  (f"{n} clients: first -> last client", many["spread"])]
     rows = []
-    n = args.fanout_clients
-    for name, values in ((f"1 client: POST sent -> 201 read ({one['missing']} calls missing an event)", one["post"]),
-                         ("1 client: 201 -> call.created", one["created"]),
-                         ("1 client: 201 -> assignment.created  [SPEC]", one["assigned"]),
-                         ("1 client: POST sent -> assignment.created", one["assigned_sent"]),
-                         (f"{n} clients: POST sent -> call.created at the slowest ({many['missing']} missing)",
-                          many["slowest"]),
-                         (f"{n} clients: 201 -> call.created at the slowest", many["slowest201"]),
-                         (f"{n} clients: first -> last client", many["spread"])):
+    for name, values in parts:
         s = summary(values)
         rows.append([name, s["n"], s["p50"], s["p90"], s["p99"], s["max"]])
     table(["measure", "n", "p50", "p90", "p99", "max"], rows)
-    counts = many["counts"]
-    print(f"-- messages received per fan-out client: min {counts[0]}, max {counts[-1]}")
-    print(f"-- websocket connections dropped by the server (clients resumed with ?since=): "
-          f"{one['drops']} in part 1, {many['drops']} in part 2")
+    for n, many in fanouts:
+        counts = many["counts"]
+        print(f"-- {n} fan-out clients: messages received per client min {counts[0]}, max {counts[-1]}; "
+              f"{many['missing']} call.created missing; {many['drops']} connections dropped by the server")
+    print(f"-- websocket connections dropped by the server in part 1 (clients resumed with ?since=): {one['drops']}")
     print("-- 'call.created' before the 201 (negative) is normal: the 201 is written after the commit"
           " and after serializing the call.")
     print("SPEC: call committed -> assignment.created on an operator websocket: p50 <= 100 ms, p99 <= 250 ms.")

@@ -23,6 +23,7 @@ works on the whole journal for both.
 
 import asyncio
 import logging
+import random
 import time
 
 from channels.db import database_sync_to_async
@@ -54,9 +55,46 @@ def _events_after(last_id, limit):
     return [event_message(e) for e in Event.objects.filter(id__gt=last_id).order_by("id")[:limit]]
 
 
+# Reads of the journal in flight in this process, by (event loop, after id, limit).
+_reads_in_flight = {}
+
+
+async def _events_after_shared(last_id, limit):
+    """_events_after, one query for every socket of the process that asks the same.
+
+    A doorbell that arrives out of order (events committed by two processes, published by
+    each) sends every socket of the process to the journal at once, all for the same rows:
+    at 500 sockets that was 250 queries queued on a pool of 4 connections, and the slowest
+    socket got its event hundreds of milliseconds late (bench/ws_latency.py). Now the first
+    socket's query is awaited by the others; the rows are only read, never changed."""
+    key = (asyncio.get_running_loop(), last_id, limit)
+    future = _reads_in_flight.get(key)
+    if future is None:
+        future = asyncio.ensure_future(_events_after(last_id, limit))
+        _reads_in_flight[key] = future
+
+        def done(f):
+            _reads_in_flight.pop(key, None)
+            if not f.cancelled():
+                f.exception()  # retrieved here too, in case every socket waiting went away
+
+        future.add_done_callback(done)
+    # shield: one socket closing must not cancel the read the others wait for
+    return await asyncio.shield(future)
+
+
 @database_sync_to_async
 def _latest_id():
     return Event.objects.aggregate(m=Max("id"))["m"] or 0
+
+
+def _first_beat():
+    """The share of its interval after which a socket's first heartbeat or re-authorisation
+    comes. A console room (or every console after a restart) connects within seconds; with
+    equal intervals their hundreds of beats and token checks would keep arriving in the same
+    few seconds, on top of the events they are there to receive (bench/ws_latency.py, 500
+    sockets). Spread: at most one interval, never later than before."""
+    return random.uniform(0.5, 1.0)
 
 
 _newest = {"at": 0.0, "id": 0, "lock": None}
@@ -99,7 +137,7 @@ class JournalFeedConsumer(AsyncJsonWebsocketConsumer):
 
     async def read_journal(self, last_id):
         """(messages to send, the last id examined, whether more rows may follow)."""
-        rows = await _events_after(last_id, REPLAY_BATCH)
+        rows = await _events_after_shared(last_id, REPLAY_BATCH)
         return rows, (rows[-1]["id"] if rows else last_id), len(rows) == REPLAY_BATCH
 
     async def connect(self):
@@ -198,9 +236,11 @@ class JournalFeedConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=REVOKED)
 
     async def _reauth_loop(self):
+        delay = settings.WS_REAUTH_INTERVAL_S * _first_beat()
         while not self.closed:
-            await asyncio.sleep(settings.WS_REAUTH_INTERVAL_S)
+            await asyncio.sleep(delay)
             await self._recheck()
+            delay = settings.WS_REAUTH_INTERVAL_S
 
     async def receive_json(self, content, **kwargs):
         # The only message a client may send: a ping, answered with the last id this socket
@@ -303,8 +343,10 @@ class JournalFeedConsumer(AsyncJsonWebsocketConsumer):
 
     async def _heartbeat(self):
         failures = 0
+        first = _first_beat()
         while not self.closed:
-            await asyncio.sleep(DEGRADED_POLL_S if self.degraded else HEARTBEAT_S)
+            await asyncio.sleep((DEGRADED_POLL_S if self.degraded else HEARTBEAT_S) * first)
+            first = 1.0
             if self.closed:
                 return
             try:
@@ -313,9 +355,10 @@ class JournalFeedConsumer(AsyncJsonWebsocketConsumer):
                     await self._layer_call("group_add", revocation_group(self.scope["user"].pk))
                 if joined == self.degraded:
                     await self._set_degraded(not joined)
-                # Degraded, every socket polls each second: one shared read of the newest id
-                # per process says whether there is anything to read at all.
-                if not self.degraded or await _newest_id_shared() > self.last_id:
+                # One shared read of the newest id per process (at most every half second)
+                # says whether there is anything to read at all: degraded, every socket polls
+                # each second; live, hundreds of sockets beat every HEARTBEAT_S.
+                if await _newest_id_shared() > self.last_id:
                     await self.catch_up()
                 failures = 0
             except asyncio.CancelledError:
