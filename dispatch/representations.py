@@ -27,7 +27,12 @@ def call_representation(call_id):
 
 
 def call_data(*, call, unit=None, assignment=None):
-    return call_representation(call.pk)
+    data = call_representation(call.pk)
+    # Kept on the instance for the service's caller: the intake view answers its 201 with
+    # the call.created row's data (built last in the transaction, after every write to the
+    # call) instead of reading the call a second time.
+    call.journal_representation = data
+    return data
 
 
 def _float(value):
