@@ -34,7 +34,7 @@ CLASS_SPEED_KMH = {
     "tertiary": 40, "tertiary_link": 30,
     "unclassified": 30, "road": 30, "residential": 25,
     "living_street": 10, "service": 15,
-    # The shipped Astana graph has names but no classes (scripts/build_astana_roads.py).
+    # The shipped Astana graph has names but no classes (ops/management/commands/build_demo_roads.py).
     "avenue": 50, "highway": 60, "street": 30, "lane": 20,
 }
 DEFAULT_SPEED_KMH = 25

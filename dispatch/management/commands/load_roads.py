@@ -1,6 +1,6 @@
 """python manage.py load_roads FILE: replace the road graph with the drivable ways of an
 OSM extract (.osm.pbf, .osm, .osm.bz2) or with a graph file this project ships
-(.json.gz, see scripts/build_astana_roads.py). Dispatch keeps working during the load: the
+(.json.gz, see ops/management/commands/build_demo_roads.py). Dispatch keeps working during the load: the
 new graph is built in new tables and swapped in at the end (dispatch/roads.py)."""
 
 import time
