@@ -73,6 +73,17 @@ def by_road(point, service, capability):
     return candidate_units(point, service, capability, by_road=True)
 
 
+def place_on_graph():
+    """Move every unit onto a graph node, jittered by up to ~50 m (the road variant's worst case)."""
+    with connection.cursor() as cur:
+        cur.execute("""
+            WITH n AS (SELECT geom, row_number() OVER (ORDER BY id) - 1 AS k FROM road_node),
+                 c AS (SELECT count(*) AS total FROM road_node)
+            UPDATE units_unit u SET location = ST_Translate(n.geom, (random() - 0.5) * 0.0012,
+                                                             (random() - 0.5) * 0.0008)::geography
+            FROM n, c WHERE n.k = (u.id * 7919) % c.total""")
+
+
 def timed(fn, cases):
     out = []
     for point, service, capability in cases:
@@ -130,13 +141,7 @@ def main():
             t0 = time.monotonic()
             bulk_units(n, rng, FLEET, available=0.6)
             if args.road:
-                with connection.cursor() as cur:
-                    cur.execute("""
-                        WITH n AS (SELECT geom, row_number() OVER (ORDER BY id) - 1 AS k FROM road_node),
-                             c AS (SELECT count(*) AS total FROM road_node)
-                        UPDATE units_unit u SET location = ST_Translate(n.geom, (random() - 0.5) * 0.0012,
-                                                                         (random() - 0.5) * 0.0008)::geography
-                        FROM n, c WHERE n.k = (u.id * 7919) % c.total""")
+                place_on_graph()
             with connection.cursor() as cur:
                 cur.execute("VACUUM ANALYZE units_unit")
             print(f"-- {n} units loaded in {time.monotonic() - t0:.1f} s")

@@ -8,7 +8,7 @@ snapped to the nearest edge within ROUTE_SNAP_MAX_M and pay the distance to it a
 ROUTE_OFFROAD_SPEED_KMH; the snapped point splits its edge, so a unit half-way along a
 long street pays only the part it drives.
 
-Routing must never block a dispatch: the queries run in a savepoint under
+Routing must never block a dispatch: each query runs in a savepoint under
 `SET LOCAL statement_timeout` (the budget), the savepoint is always rolled back (the
 queries only read; that also undoes the SET and frees the table locks at once), and any
 database error, a timeout, a missing graph or a point off the graph gives the straight
@@ -90,22 +90,44 @@ def route(origin, dest, budget_ms=None):
 
 def _road_costs(dest, origins, budget_ms, with_geometry):
     """{origin index: Leg} for the origins reachable by road; {} on any failure."""
-    # Read-only work in a savepoint that is always rolled back: the SET LOCAL ends with
-    # it, and so do the locks on the graph tables (a reload's swap is not held up). The
-    # savepoint is ours, not a nested atomic(), so that going in and coming out are one
-    # round trip each (on a busy machine each one costs a context switch to the backend);
-    # atomic(savepoint=False) only opens a transaction when the caller has none. A
-    # failure is caught inside it, so the caller's transaction is never marked for rollback.
+    # atomic(savepoint=False) only opens a transaction when the caller has none; a failure
+    # is caught inside it, so the caller's transaction is never marked for rollback.
     with transaction.atomic(savepoint=False), connection.cursor() as cur:
-        cur.execute(f"SAVEPOINT routing; SET LOCAL statement_timeout = {int(budget_ms)}")
         try:
-            result = _costs(cur, dest, origins, with_geometry)
+            return _costs(_reader(cur, budget_ms), dest, origins, with_geometry)
         except DatabaseError as exc:
             # A timeout (budget spent, or the swap of a reload held the tables) or no graph.
             log.warning("routing failed, ranking by air: %s", str(exc).splitlines()[0] if str(exc) else exc)
-            result = {}
-        cur.execute("ROLLBACK TO SAVEPOINT routing; RELEASE SAVEPOINT routing")
-    return result
+            return {}
+
+
+_UNDO = "ROLLBACK TO SAVEPOINT routing; RELEASE SAVEPOINT routing"
+
+
+def _reader(cur, budget_ms):
+    """read(sql, params) -> rows: one statement in a savepoint under the budget, rolled back.
+
+    The savepoint is always rolled back (the statements only read): that ends the SET LOCAL
+    and frees the locks on the graph tables at once (a reload's swap is not held up by the
+    caller's transaction). Savepoint, budget, statement and rollback go as one message, one
+    round trip (on a busy machine each round trip costs a context switch to the backend);
+    PostgreSQL applies the timeout to each statement of a message. This needs Django's
+    default client-side parameter binding (a server-side one refuses several statements:
+    every leg would then go by air, which the tests would show).
+    """
+    head = f"SAVEPOINT routing; SET LOCAL statement_timeout = {int(budget_ms)}; "
+
+    def read(sql, params):
+        try:
+            cur.execute(head + sql + "; " + _UNDO, params)
+        except DatabaseError:
+            cur.execute(_UNDO)  # the message stopped at the error, the transaction is aborted
+            raise
+        cur.nextset()  # past SAVEPOINT
+        cur.nextset()  # past SET
+        return cur.fetchall()
+
+    return read
 
 
 # Snapping and the search in one statement (one round trip): each point's nearest edge
@@ -173,13 +195,13 @@ class _Snap:
     off_m: float
 
 
-def _costs(cur, dest, origins, with_geometry):
+def _costs(read, dest, origins, with_geometry):
     points = [dest, *origins]
-    cur.execute(_COSTS_SQL, {"i": list(range(len(points))), "lon": [p[0] for p in points],
+    rows = read(_COSTS_SQL, {"i": list(range(len(points))), "lon": [p[0] for p in points],
                              "lat": [p[1] for p in points], "snap_max": settings.ROUTE_SNAP_MAX_M,
                              "edges": _edges_sql(points, MARGIN_M)})
     snaps, between = {}, {}  # between: (destination-side node m, origin-side node n) -> (seconds, metres) n ~> m
-    for row in cur.fetchall():
+    for row in rows:
         if row[0] >= 0:
             snaps[row[0]] = _Snap(*row[1:])
         else:
@@ -216,8 +238,7 @@ def _costs(cur, dest, origins, with_geometry):
                            for ways in depart.values() if n in ways), default=math.inf)
         if cut_off and best_inside > 2 * MARGIN_M / (FASTEST_KMH / 3.6):
             wide = _edges_sql(points, MARGIN_M * RETRY_MARGIN)
-            cur.execute(_DIJKSTRA_SQL, [wide, starts, cut_off])
-            for m, n, secs, metres in cur.fetchall():
+            for m, n, secs, metres in read(_DIJKSTRA_SQL, [wide, starts, cut_off]):
                 between[(m, n)] = (secs, metres or 0.0)
     best = {}
     for i, ways in depart.items():
@@ -239,7 +260,7 @@ def _costs(cur, dest, origins, with_geometry):
         off_m = o.off_m + d.off_m
         leg = Leg(secs + off_m / offroad, metres + off_m, ROAD)
         if with_geometry:
-            leg.geometry = _geometry(cur, points, i, o, d, n, m, (m, n) in in_box)
+            leg.geometry = _geometry(read, points, i, o, d, n, m, (m, n) in in_box)
         best[i - 1] = leg
     return best
 
@@ -259,14 +280,14 @@ def _edges_sql(points, margin):
     return _EDGES_SQL.format(min(lons) - dx, min(lats) - dy, max(lons) + dx, max(lats) + dy)
 
 
-def _geometry(cur, points, i, o, d, n, m, in_box):
+def _geometry(read, points, i, o, d, n, m, in_box):
     """[[lon, lat], ...] of the chosen route from origin i to the destination."""
     coords = [list(points[i])]
 
     def part(edge, a, b):
-        cur.execute("SELECT ST_AsGeoJSON(ST_LineSubstring(geom, %s, %s)) FROM road_edge WHERE id = %s",
-                    [min(a, b), max(a, b), edge])
-        shape = json.loads(cur.fetchone()[0])
+        ((geojson,),) = read("SELECT ST_AsGeoJSON(ST_LineSubstring(geom, %s, %s)) FROM road_edge WHERE id = %s",
+                             [min(a, b), max(a, b), edge])
+        shape = json.loads(geojson)
         if shape["type"] == "Point":  # an empty stretch: the point is the edge's end
             return [shape["coordinates"]]
         line = shape["coordinates"]
@@ -277,7 +298,7 @@ def _geometry(cur, points, i, o, d, n, m, in_box):
     else:
         coords += part(o.edge, o.f, 1.0 if n == o.target else 0.0)
         if n != m:
-            cur.execute(
+            rows = read(
                 "SELECT d.node, e.source, ST_AsGeoJSON(e.geom) FROM pgr_dijkstra(%s, %s::bigint, %s::bigint, true) d "
                 "JOIN road_edge e ON e.id = d.edge ORDER BY d.path_seq DESC",
                 [_edges_sql(points, MARGIN_M if in_box else MARGIN_M * RETRY_MARGIN), m, n],
@@ -285,7 +306,6 @@ def _geometry(cur, points, i, o, d, n, m, in_box):
             # Rows run m -> n on the reversed graph; read backwards they run n -> m on the
             # road: each row's edge arrives at the row's node, leaving the previous row's
             # node (n for the first).
-            rows = cur.fetchall()
             for k, (_node, source, geojson) in enumerate(rows):
                 line = json.loads(geojson)["coordinates"]
                 leaving = rows[k - 1][0] if k else n

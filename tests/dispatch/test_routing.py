@@ -2,8 +2,9 @@
 small synthetic networks in real PostGIS + pgRouting."""
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from dispatch import roads, routing
 from tests.dispatch.roadnet import NORTH, SOUTH, load, one_way_loop, osm_xml, river_with_one_bridge, street
@@ -119,6 +120,20 @@ def test_no_graph_or_a_spent_budget_means_the_straight_line(tmp_path):
         cur.execute("SHOW statement_timeout")
         assert cur.fetchone()[0] != "20ms"  # the budget does not outlive the routing
     assert routing.travel_times(call, [unit])[0].basis == "road"
+
+
+@pytest.mark.django_db(transaction=True)  # the graph committed: only routing's locks can show
+def test_routing_inside_a_transaction_leaves_no_lock_on_the_graph_and_no_budget(tmp_path):
+    """The caller's transaction (the engine's claim) goes on after routing without holding
+    the graph tables, so a reload's swap never waits for it."""
+    load(tmp_path, river_with_one_bridge())
+    with transaction.atomic(), connection.cursor() as cur:
+        assert routing.travel_times((71.43, SOUTH), [(71.41, SOUTH), (71.43, NORTH)])[0].basis == "road"
+        cur.execute("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                    " WHERE l.pid = pg_backend_pid() AND c.relname LIKE 'road%%'")
+        assert cur.fetchone()[0] == 0
+        cur.execute("SHOW statement_timeout")
+        assert cur.fetchone()[0] != f"{settings.DISPATCH_ROUTE_BUDGET_MS}ms"
 
 
 def test_route_geometry_follows_the_roads_from_start_to_end(tmp_path):
