@@ -3,8 +3,8 @@
 Every unit's phone reports every few seconds. Through Django + DRF a report cost ~15 ms of
 CPU (request machinery, a thread hop per sync view, ORM objects), which capped a 2-core
 machine far below SPEC's ingest levels (bench/positions_ingest.py). Here the request is
-answered in the event loop: the token and unit are checked and the fix stored with three
-statements on an async psycopg pool, sharing validation (units.serializers.validate_fixes)
+answered in the event loop: the token and unit are checked and the fix stored with one
+statement on an async psycopg pool, sharing validation (units.serializers.validate_fixes)
 and SQL (units.services) with the Django view, so both paths apply the same rules. Only
 the once-a-second journal row goes back through Django (record_event), off the loop.
 Everything else is passed to Django untouched.
@@ -31,8 +31,7 @@ from core.outages import DETAIL, RETRY_AFTER_S, is_outage, is_overload
 
 from .serializers import validate_fixes
 from .services import (
-    HISTORY_SQL,
-    LIVE_UPDATE_SQL,
+    REPORT_SQL,
     position_report_params,
     position_report_result,
     unit_publish_position,
@@ -69,9 +68,9 @@ class PositionIngest:
     async def _pool(self):
         if self.pool is None:
             conninfo = make_conninfo("", **libpq_params())
-            # autocommit: the auth query must not open a transaction around the store, or
-            # `conn.transaction()` becomes a savepoint and the commit (and the unit row
-            # lock) would outlive the journal publish below.
+            # autocommit: every statement is its own transaction, so the store (one
+            # statement) has committed, and let go of the unit row, before the journal
+            # publish below; the auth query opens no transaction around it.
             # check: a connection broken by a server restart is replaced on checkout.
             self.pool = AsyncConnectionPool(conninfo, min_size=1, max_size=4, open=False, timeout=2,
                                             kwargs={"autocommit": True}, check=AsyncConnectionPool.check_connection)
@@ -133,9 +132,8 @@ class PositionIngest:
 
     async def _store(self, conn, unit_id, fixes):
         history, live = position_report_params(unit_id, fixes, timezone.now())
-        async with conn.transaction():
-            await conn.execute(HISTORY_SQL, history)
-            return await (await conn.execute(LIVE_UPDATE_SQL, live)).fetchone()
+        # One statement on an autocommit connection: its own transaction, one round trip.
+        return await (await conn.execute(REPORT_SQL, {**history, **live})).fetchone()
 
 
 def _validate(payload):

@@ -86,6 +86,12 @@ LIVE_UPDATE_SQL = """
 """
 
 
+# Both as one statement: in autocommit it is its own transaction (a data-modifying WITH
+# always runs to completion, whatever the UPDATE matches), so a report costs one round
+# trip instead of BEGIN, two statements and COMMIT (bench/positions_ingest.py).
+REPORT_SQL = "WITH history AS (" + HISTORY_SQL + ")" + LIVE_UPDATE_SQL
+
+
 def position_report_params(unit_id, fixes, now):
     """Parameters for HISTORY_SQL and LIVE_UPDATE_SQL from validated fixes."""
     newest = max(fixes, key=lambda f: f["recorded_at"])
@@ -121,8 +127,7 @@ def unit_report_positions(*, unit_id, fixes):
     history, live = position_report_params(unit_id, fixes, now)
     with transaction.atomic():
         with connection.cursor() as cur:
-            cur.execute(HISTORY_SQL, history)
-            cur.execute(LIVE_UPDATE_SQL, live)
+            cur.execute(REPORT_SQL, {**history, **live})
             row = cur.fetchone()
         if row is not None and row[0]:
             record_event("unit.updated", unit=Unit.objects.get(pk=unit_id), summary=said("position", "position"))
