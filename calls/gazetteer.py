@@ -258,6 +258,10 @@ SPELLING_WEIGHT = 0.1
 _KAZAKH_LETTERS, _RUSSIAN_KEYS = "әғқңөұүһіӘҒҚҢӨҰҮҺІ", "агкноуухиАГКНОУУХИ"
 _SPELLING = str.maketrans(_KAZAKH_LETTERS, _RUSSIAN_KEYS)
 IMPORTANCE_WEIGHT = 0.05  # among equal matches, the long avenue before the lane
+# A row found through a street synonym (StreetSynonym) never outranks a street that matches
+# as well under its own name: the data pairs `улица Туркестан` with `Түркістан көшесі`, and
+# the query `Туркестан көшесі` means the first, whatever the labels' spelling or length.
+SYNONYM_PENALTY = SPELLING_WEIGHT + IMPORTANCE_WEIGHT
 
 
 def _tie_breaks(alias=""):
@@ -273,9 +277,6 @@ def _match(param):
         f" + CASE WHEN %({param}_t)s <> '' AND street_type = %({param}_t)s THEN {TYPE_BONUS} ELSE 0 END"
     )
 
-
-# A row found through a street synonym (StreetSynonym) gives way to the street's own name.
-SYNONYM_PENALTY = 0.05
 
 # The bias toward where the caller probably is (the AML point, the operator's map view),
 # for text that fits several places: up to BIAS_WEIGHT, halved BIAS_HALF_M from the point
