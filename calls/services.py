@@ -14,6 +14,7 @@ from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.errors import InvalidOperation
 from core.journal import record_event
@@ -176,7 +177,8 @@ def call_update(*, call_id, actor, changes, location=None, address=None):
     """Operator corrections. A call that gains a location or a new type is dispatched again."""
     call = Call.objects.select_for_update(of=("self",), no_key=True).get(pk=call_id)
     if call.status not in CallStatus.OPEN:
-        raise InvalidOperation(f"Call {call.reference} is {call.status}; it can no longer be changed.")
+        raise InvalidOperation(gettext("Call %(reference)s is %(status)s; it can no longer be changed.")
+                               % {"reference": call.reference, "status": CallStatus.LABELS[call.status]})
     was_located = call.location is not None
     old_type = call.incident_type_id
     changed = []
@@ -230,8 +232,8 @@ def call_add_note(*, call_id, actor, text):
     call = Call.objects.select_for_update(of=("self",), no_key=True).get(pk=call_id)
     if call.personal_data_erased_at is not None:
         # The retention emptied this call's notes; a new one would be kept forever.
-        raise InvalidOperation("This call's personal data was erased after the retention period; "
-                               "it takes no more notes.")
+        raise InvalidOperation(gettext("This call's personal data was erased after the retention period; "
+                                       "it takes no more notes."))
     record_event("call.updated", call=call, actor=actor, summary=said("note", f"note: {text}", text=text))
     return call
 

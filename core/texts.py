@@ -116,6 +116,12 @@ def said(code, english, **params):
     return Said(code, english, {k: (v.as_dict() if isinstance(v, Said) else v) for k, v in params.items()})
 
 
+def label(name, code):
+    """The name of `code` among the `name` codes (a status, a service) in the active language."""
+    table = _LABELS.get(name)
+    return table().get(code, code) if table else code
+
+
 def code_of(text):
     return getattr(text, "code", "") or ""
 

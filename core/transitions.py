@@ -7,7 +7,13 @@ and answered with 409. The tables are tested as full old × new matrices in
 tests/test_transitions.py.
 """
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from .errors import TransitionNotAllowed
+from .texts import label
+
+KINDS = {"call": _("call"), "unit": _("unit"), "assignment": _("assignment")}
 
 
 def check_transition(table, kind, old, new):
@@ -15,5 +21,6 @@ def check_transition(table, kind, old, new):
     if old == new:
         return False
     if new not in table.get(old, ()):
-        raise TransitionNotAllowed(f"A {kind} cannot go from '{old}' to '{new}'.")
+        raise TransitionNotAllowed(gettext("A %(kind)s cannot go from '%(old)s' to '%(new)s'.")
+                                   % {"kind": KINDS.get(kind, kind), "old": label("status", old), "new": label("status", new)})
     return True

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
 from django.urls import path
+from django.utils import timezone
 
 from accounts.access import is_operator, is_supervisor
 from calls.models import Call
@@ -122,7 +123,9 @@ def supervisor_call(request, call_id):
 
 @login_required
 def supervisor_stats(request):
-    return _supervisor_page(request, "supervisor/stats.html", nav="stats")
+    # The hours are the centre's: named by their offset ("UTC+05:00"), the same in every language.
+    offset = timezone.localtime().strftime("%z")
+    return _supervisor_page(request, "supervisor/stats.html", nav="stats", zone_offset=f"UTC{offset[:3]}:{offset[3:]}")
 
 
 @login_required

@@ -10,6 +10,7 @@ import logging
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from calls.models import Call, Disposition
 from calls.statuses import CALL_TRANSITIONS, CallStatus
@@ -210,13 +211,14 @@ def assign_unit(*, call_id, unit_id, actor=None):
     with transaction.atomic():
         call = Call.objects.select_for_update(of=("self",), no_key=True).select_related("incident_type").get(pk=call_id)
         if call.status not in CallStatus.OPEN:
-            raise InvalidOperation(f"Call {call.reference} is {call.status}.")
+            raise InvalidOperation(_call_is(call))
         unit = _lock(Unit, unit_id)
         existing = call.assignments.filter(unit=unit, status__in=AssignmentStatus.ACTIVE).first()
         if existing is not None:
             return existing  # already on this call: a repeated request
         if unit.status != UnitStatus.AVAILABLE:
-            raise UnitBusy(f"Unit {unit.callsign} is {unit.status}, not available.")
+            raise UnitBusy(gettext("Unit %(callsign)s is %(status)s, not available.")
+                           % {"callsign": unit.callsign, "status": UnitStatus.LABELS[unit.status]})
         now = timezone.now()
         service, capability = _line_for(call, unit)
         distance = _geodesic_m(call, unit) if call.location is not None and unit.location is not None else None
@@ -230,6 +232,12 @@ def assign_unit(*, call_id, unit_id, actor=None):
                           f"{reason}, ETA {engine._minutes(route.eta_s)} ({route.basis.replace('_', ' ')})",
                           user=user, eta_s=route.eta_s, basis=route.basis)
         return engine._create_assignment(call, unit, service, capability, distance, now, actor, reason, route=route)
+
+
+def _call_is(call):
+    """The 409 text of an action on an ended call, in the user's language."""
+    return gettext("Call %(reference)s is %(status)s.") % {"reference": call.reference,
+                                                            "status": CallStatus.LABELS[call.status]}
 
 
 def _geodesic_m(call, unit):
@@ -252,7 +260,7 @@ def call_release(*, call_id, actor=None):
     with transaction.atomic():
         call = Call.objects.select_for_update(of=("self",), no_key=True).get(pk=call_id)
         if call.status not in CallStatus.OPEN:
-            raise InvalidOperation(f"Call {call.reference} is {call.status}.")
+            raise InvalidOperation(_call_is(call))
         call.hold_reason = ""
         call.dispatch_requested_at = timezone.now()
         call.save(update_fields=["hold_reason", "dispatch_requested_at", "updated_at"])
@@ -305,7 +313,7 @@ def call_close(*, call_id, disposition, notes="", actor=None):
         if call.status == CallStatus.CLOSED:
             return call
         if disposition not in Disposition.values:
-            raise InvalidOperation(f"Unknown disposition {disposition!r}.")
+            raise InvalidOperation(gettext("Unknown disposition %(disposition)s.") % {"disposition": repr(disposition)})
         now = timezone.now()
         freed, events = _end_call(call, CallStatus.CLOSED, now, actor)
         call.disposition = disposition
@@ -338,7 +346,7 @@ def call_cancel(*, call_id, reason="", actor=None):
 def call_merge(*, call_id, into_id, actor=None):
     """Merge a duplicate into the call that is being worked; its units are freed."""
     if call_id == into_id:
-        raise InvalidOperation("A call cannot be merged into itself.")
+        raise InvalidOperation(gettext("A call cannot be merged into itself."))
     with transaction.atomic():
         # Two calls: lock in id order so two opposite merges cannot deadlock.
         locked = {c.pk: c for c in Call.objects.select_for_update(of=("self",), no_key=True).filter(pk__in=[call_id, into_id]).order_by("pk")}
@@ -347,9 +355,11 @@ def call_merge(*, call_id, into_id, actor=None):
             if call.merged_into_id == into_id:
                 return call  # a repeated request
             # An ended call never changes (its metrics are final): no second merge elsewhere.
-            raise InvalidOperation(f"Call {call.reference} is already merged into another call.")
+            raise InvalidOperation(gettext("Call %(reference)s is already merged into another call.")
+                                   % {"reference": call.reference})
         if into.status not in CallStatus.OPEN:
-            raise InvalidOperation(f"Call {into.reference} is {into.status}; merge into an open call.")
+            raise InvalidOperation(gettext("Call %(reference)s is %(status)s; merge into an open call.")
+                                   % {"reference": into.reference, "status": CallStatus.LABELS[into.status]})
         now = timezone.now()
         freed, events = _end_call(call, CallStatus.MERGED, now, actor)
         call.merged_into = into
@@ -368,14 +378,15 @@ def call_merge(*, call_id, into_id, actor=None):
 def unit_set_status(*, unit_id, status, actor=None):
     """A crew sets available / out_of_service / transporting."""
     if status not in UNIT_SELF_STATUSES:
-        raise InvalidOperation(f"A crew may set only {', '.join(UNIT_SELF_STATUSES)}.")
+        raise InvalidOperation(gettext("A crew may set only %(statuses)s.") % {"statuses": ", ".join(UNIT_SELF_STATUSES)})
     with transaction.atomic():
         unit = _lock(Unit, unit_id)
         if unit.status == status:
             return unit
         if unit.assignments.filter(status__in=AssignmentStatus.ACTIVE).exists():
             raise TransitionNotAllowed(
-                f"Unit {unit.callsign} has an active assignment; acknowledge, decline or clear it first."
+                gettext("Unit %(callsign)s has an active assignment; acknowledge, decline or clear it first.")
+                % {"callsign": unit.callsign}
             )
         now = timezone.now()
         _set_unit_status(unit, status, now)

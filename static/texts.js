@@ -50,5 +50,21 @@ window.DispatchTexts = (() => {
   const endReason = (a) => render(a.end_reason_code, a.end_reason_params, a.end_reason || "");
   const label = (name, code) => (table.labels[name] && table.labels[name][code]) || code;
 
-  return { render, reason, endReason, label, table };
+  /* Leaflet's own words (the zoom buttons, a marker's alt text, the tooltip of its credit)
+     in the page's language: called before a page makes its first map. */
+  function leafletWords() {
+    if (!window.L || leafletWords.done) return;
+    leafletWords.done = true;
+    const _ = window.gettext || ((s) => s);
+    L.Control.Zoom.prototype.options.zoomInTitle = _("Zoom in");
+    L.Control.Zoom.prototype.options.zoomOutTitle = _("Zoom out");
+    L.Marker.prototype.options.alt = _("Marker");
+    const credit = document.createElement("a");
+    credit.href = "https://leafletjs.com";
+    credit.title = _("A JavaScript library for interactive maps");
+    credit.textContent = "Leaflet";
+    L.Control.Attribution.prototype.options.prefix = credit.outerHTML;
+  }
+
+  return { render, reason, endReason, label, table, leafletWords };
 })();

@@ -10,9 +10,12 @@ import re
 WORD = re.compile(r"[A-Za-z]{3,}")
 ALLOWED = {
     # names of things and formats, the same in every language
-    "API", "CSV", "JSON", "NENA", "EIDO", "AML", "SMS", "eCall", "Wi", "QR", "ETA", "OpenStreetMap", "Leaflet",
-    # units' capabilities (codes, shown upper-case) and the priority scale's p50/p90 labels
-    "ALS", "BLS",
+    "API", "CSV", "JSON", "JavaScript", "NENA", "EIDO", "AML", "SMS", "eCall", "Wi", "QR", "ETA", "OpenStreetMap", "Leaflet",
+    "UTC",
+    # units' capabilities: codes, typed and shown as they are (also upper-case)
+    "ALS", "BLS", "als", "bls", "ladder",
+    # keys as printed on the keyboard (the console's shortcuts)
+    "Ctrl", "Enter", "Esc", "Shift", "Alt", "Tab",
 }
 
 

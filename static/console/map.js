@@ -6,6 +6,7 @@ import { $, escapeHtml, failed, fill, h, toast } from "./dom.js";
 import { typeName } from "./lookup.js";
 import { _, age, fmt, serviceLabel, statusLabel } from "./words.js";
 
+window.DispatchTexts.leafletWords();  // Leaflet's buttons in the operator's language
 export const map = L.map("map", { zoomControl: true, preferCanvas: false }).setView(cfg.centre, 12);
 // Raster tiles from MAP_TILE_URL, or the app's own streets when the URL is empty or its
 // tiles fail (static/map/basemap.js); nothing to draw leaves the plain background and a note.

@@ -115,6 +115,7 @@ const SV = (() => {
   }
 
   function map(elementId) {
+    DispatchTexts.leafletWords();  // Leaflet's buttons in the page's language
     const m = L.map(elementId).setView(config.centre, 12);
     // MAP_TILE_URL's tiles, or the app's own streets when it is empty or fails (static/map/basemap.js).
     DispatchBasemap.attach(m, config.tiles, config.basemap);

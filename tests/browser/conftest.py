@@ -59,8 +59,9 @@ def offline_page(browser, base_url, locale="ru-RU"):
 
 
 @pytest.fixture
-def page(browser, asgi_server):
-    page = offline_page(browser, f"http://127.0.0.1:{asgi_server.port}")
+def page(request, browser, asgi_server):
+    # A module may set LOCALE (the browser's language, hence the pages'): Russian by default.
+    page = offline_page(browser, f"http://127.0.0.1:{asgi_server.port}", locale=getattr(request.module, "LOCALE", "ru-RU"))
     page.base_url = f"http://127.0.0.1:{asgi_server.port}"
     yield page
     errors = list(page.errors)

@@ -14,6 +14,8 @@ from tests.factories import UnitFactory
 from .builders import make_assignment, make_call
 
 pytestmark = pytest.mark.browser
+# These read the pages' English words; tests/browser/test_languages.py reads them in ru and kk.
+LOCALE = "en-US"
 
 
 @pytest.fixture
@@ -67,7 +69,7 @@ def test_history_filters_then_a_calls_timeline_with_the_units_track(page, week):
     page.wait_for_selector("#legend li")
     assert page.inner_text("#legend") == "A-77: 6 fixes"
     timeline = [row.split("\t") for row in page.inner_text("#timeline tbody").splitlines()]
-    assert [r[2] for r in timeline] == ["call.created", "assignment.created", "assignment.updated"]
+    assert [r[2] for r in timeline] == ["Call created", "Unit assigned", "Assignment changed"]
     assert timeline[0][4] == "op-browser" and timeline[2][1] == "35 s" and timeline[2][4] == "system"
     assert "A-77" in page.inner_text("#assignments")
     assert "25 s" in page.inner_text("#facts")  # received → dispatched
@@ -102,5 +104,5 @@ def test_units_page_creates_a_unit_and_takes_it_out_of_service(page, week):
     assert Unit.objects.get(callsign="F-9").capabilities == ["hazmat", "ladder"]
     row = page.locator("#units tbody tr", has_text="A-77")
     row.locator("button", has_text="Out of service").click()
-    page.wait_for_selector("#units tbody tr:has-text('A-77'):has-text('out_of_service')")
+    page.wait_for_selector("#units tbody tr:has-text('A-77') td:nth-child(5):text-is('Out of service')")
     assert Unit.objects.get(callsign="A-77").status == "out_of_service"
