@@ -30,12 +30,14 @@ STRAIGHT_LINE = "straight_line"
 # The fallback's nominal speed over the air distance: urban driving with its detours
 # (an Astana route is ~1.3x the straight line at ~35 km/h, see bench/README.md).
 STRAIGHT_LINE_SPEED_KMH = 25.0
-# Edges read by the search: the box around the points, widened by this much on each
-# side. An origin the box cuts off (its detour to a bridge leaves
-# the box) is searched again in a box RETRY_MARGIN times wider, unless it cannot win: a
-# route out of the box and back is at least 2 x MARGIN_M long, so at FASTEST_KMH it takes
-# longer than the best route found inside.
-MARGIN_M = 1500.0
+# Edges read by the search: the box around the points, widened by MARGIN_M on each side
+# (or by SPREAD_SHARE of the box's diagonal, if larger). An origin the box cuts off (its
+# detour to a bridge leaves the box) is searched again in a box RETRY_MARGIN times wider,
+# unless it cannot win: a route out of the box and back is at least 2 x MARGIN_M long, so
+# at FASTEST_KMH it takes longer than the best route found inside. The search's cost grows
+# with the edges it reads (bench/README.md, road variant: the box against the whole graph).
+MARGIN_M = 1000.0
+SPREAD_SHARE = 0.5
 RETRY_MARGIN = 4
 FASTEST_KMH = 130.0
 EARTH_RADIUS_M = 6_371_008.8
@@ -272,9 +274,10 @@ def _better(current, candidate):
 def _edges_sql(points, margin):
     lons, lats = [p[0] for p in points], [p[1] for p in points]
     lat0 = math.radians(sum(lats) / len(lats))
-    # The margin alone, not scaled by the points' spread: a box that grew with the spread
-    # (as before) read most of the city for scattered candidates and was the tail of the
-    # dispatch cost; on 300 calls it chose the same units (bench/README.md, road variant).
+    # The margin, or half the points' spread if larger: far-apart points (a route across
+    # the city) need room for the detour to a bridge. The whole spread (as before) read
+    # most of the city for scattered candidates and made the tail of the dispatch cost.
+    margin = max(margin, SPREAD_SHARE * air_m((min(lons), min(lats)), (max(lons), max(lats))))
     dy = margin / 111_320.0
     dx = margin / (111_320.0 * max(0.1, math.cos(lat0)))
     return _EDGES_SQL.format(min(lons) - dx, min(lats) - dy, max(lons) + dx, max(lats) + dy)
