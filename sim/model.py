@@ -27,6 +27,9 @@ CAPABILITIES = {
 # Speed over the straight line when no road route is available (urban, with lights on).
 CLASS_SPEED_KMH = {"police": 40.0, "medical": 40.0, "fire": 35.0, "utility": 30.0}
 STRAIGHT_DETOUR = 1.3  # an Astana route is ~1.3x the straight line (bench/README.md)
+# Astana within its city limits (min lat, min lon, max lat, max lon), roughly.
+CITY = (51.02, 71.25, 51.26, 71.62)
+MAX_SEGMENT_M = 500.0
 
 
 def air_m(a, b):
@@ -100,7 +103,11 @@ class Places:
             for line in entry.get("lines") or []:
                 for (lon1, lat1), (lon2, lat2) in zip(line, line[1:], strict=False):
                     length = air_m((lat1, lon1), (lat2, lon2))
-                    if length <= 0:
+                    # Only the city (the extract reaches out to other settlements), and no
+                    # jumps between pieces of a way that a line would draw across fields.
+                    if not 0 < length <= MAX_SEGMENT_M or not all(
+                            CITY[0] <= lat <= CITY[2] and CITY[1] <= lon <= CITY[3]
+                            for lat, lon in ((lat1, lon1), (lat2, lon2))):
                         continue
                     total += length
                     self.segments.append(((lat1, lon1), (lat2, lon2)))

@@ -124,6 +124,11 @@ def analyse(sim, back):
         "by_service": {svc: {name: summary(k[name][svc]) for name in k} for svc in SERVICES},
         "system_stored_to_assigned_ms": summary(system_ms),
         "post_to_operator_socket_assignment_ms": summary(socket_ms),
+        # assignment committed -> heard by the unit's phone on /ws/unit/ (wall ms)
+        "unit_feed_assignment_ms": summary(stats.feed_lag_ms),
+        # scheduled -> a desk free to log it (simulated s): >0 when all desks were busy
+        "intake_lag_s": summary(getattr(stats, "intake_lag_s", [])),
+        "feed_drops": stats.feed_drops,
         "utilisation": utilisation,
         "declined": stats.declined,
         "transported": len(stats.transported),
@@ -186,7 +191,7 @@ def _png(fig, out_dir, name):
 
 
 def _ecdf(ax, values, label, colour):
-    values = sorted(values)
+    values = sorted(max(1.0, v) for v in values)  # on a log axis; nothing real takes under a second
     if not values:
         return
     ys = [(i + 1) / len(values) for i in range(len(values))]
@@ -242,7 +247,7 @@ def plots(sim, report, series, out_dir):
             ax.axvline(x, color=COLOURS.get(svc, "black"), linestyle="--", linewidth=1)
             ax.text(x, 0.02, " " + label, rotation=90, va="bottom", fontsize=7, color=COLOURS.get(svc, "black"))
         ax.axhline(0.9, color="#999", linewidth=0.6)
-        ax.set_xscale("symlog", linthresh=60)
+        ax.set_xscale("log")
         ax.set_xlabel("simulated seconds")
         ax.set_ylabel("share of calls within")
         ax.set_ylim(0, 1.01)
@@ -315,7 +320,8 @@ fleet {html.escape(json.dumps(report['units']))}{', <b>interrupted</b>' if repor
 time to arrival p50/p90 {kpi['time_to_arrival_s']['p50']}/{kpi['time_to_arrival_s']['p90']} s.
 The system's own share, call stored -> assignment created (wall clock, calls with a free unit):
 p50 {sysms['p50']} ms, p99 {sysms['p99']} ms (n={sysms['n']}); operator POST sent -> assignment.created on
-the operator socket p50 {sock['p50']} ms, p99 {sock['p99']} ms.
+the operator socket p50 {sock['p50']} ms, p99 {sock['p99']} ms; assignment committed -> heard on the unit's
+feed p50 {kpi['unit_feed_assignment_ms']['p50']} ms, p99 {kpi['unit_feed_assignment_ms']['p99']} ms.
 Declined {kpi['declined']}, transported {kpi['transported']}, held as duplicates {kpi['calls_held_as_duplicates']},
 calls with a no-unit alert {kpi['calls_with_no_unit_alert']}, cancelled at the end {report['calls_cancelled_at_end']}.</p>
 <table><tr><th rowspan=2>service</th>{head}<th rowspan=2>utilisation</th></tr><tr>{sub}</tr>{''.join(krows)}</table>

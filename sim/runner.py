@@ -22,7 +22,7 @@ log = logging.getLogger("sim")
 ACTIVE = ("assigned", "acknowledged", "on_scene")
 CALL_ENDED = ("closed", "cancelled", "merged")
 FIX_EVERY_S = 5.0  # simulated seconds between two fixes of a moving unit (the crew app's rate)
-MIN_FLUSH_S = 1.0  # real seconds between two uploads of one unit (a batch of fixes)
+MIN_FLUSH_S = 5.0  # real seconds between two uploads of one unit: the crew app sends every 5 s
 IDLE_FIX_S = 60.0  # real seconds between keep-alive fixes of a standing unit
 DECLINE_SHARE = 0.03  # crews that decline an assignment (vehicle fault, already busy ...)
 P1_DRIVE_FACTOR = 0.85  # lights and siren: P1/P2 drives beat the router's normal ETA
@@ -76,7 +76,9 @@ class Api:
         return r
 
     async def get(self, path, **params):
-        return await self.request("GET", path, params=params)
+        # No params at all for a `next` link: httpx would replace the link's own query (its
+        # page or cursor) with an empty one.
+        return await self.request("GET", path, params=params or None)
 
     async def post(self, path, body=None, **kw):
         return await self.request("POST", path, json_body=body if body is not None else {}, **kw)
@@ -141,6 +143,8 @@ class Stats:
         self.held = set()  # calls held as possible duplicates
         self.transported = set()  # assignment ids that ended transporting
         self.declined = 0
+        self.feed_lag_ms = []
+        self.feed_drops = 0  # unit and operator sockets that dropped and were resumed
         self.errors = []
         self.queue_samples = []  # (sim_s, waiting calls, busy units by service)
         self.closed_by_sim_at_end = 0
@@ -194,8 +198,9 @@ class Crew:
             self.sim.error(f"{self.plan.callsign} location {r.status_code} {r.text[:200]}")
 
     async def reporter(self):
-        """Fixes every FIX_EVERY_S simulated seconds while moving, uploaded as a batch at most
-        once a real second; a keep-alive fix a minute when standing (never stale)."""
+        """Fixes every FIX_EVERY_S simulated seconds while moving, uploaded as a batch every
+        5 real seconds as the crew app does (so at --speed 24 the live position is up to two
+        simulated minutes old; the track is complete); a keep-alive fix a minute standing."""
         flush = max(MIN_FLUSH_S, FIX_EVERY_S / self.sim.clock.speed)
         while True:
             await asyncio.sleep(flush)
@@ -245,8 +250,17 @@ class Crew:
 
     async def start(self):
         await self.upload([self.fix(self.sim.clock.sim())])
+        for _ in range(3):  # work left over by an interrupted earlier run: finish it first
+            me = await self.api.get("/api/v1/me/")
+            left = me.json().get("assignment") if me.status_code == 200 else None
+            if not left:
+                break
+            verb, body = {"assigned": ("decline", {"reason": "simulation restarted"}),
+                          "acknowledged": ("arrive", {}), "on_scene": ("clear", {"transporting": False})}[left["status"]]
+            await self.api.post(f"/api/v1/assignments/{left['id']}/{verb}/", body)
         r = await self.api.post("/api/v1/me/status/", {"status": "available"})
-        if r.status_code != 200:
+        # 409: freed by the loop above, the unit was sent again at once; the feed brings it.
+        if r.status_code not in (200, 409):
             raise RuntimeError(f"{self.plan.callsign}: cannot go available: {r.status_code} {r.text[:200]}")
 
     async def feed(self):
@@ -263,7 +277,8 @@ class Crew:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a drop, a restart (1012), a 503: resume from last_id
-                log.debug("%s feed: %r", self.plan.callsign, exc)
+                self.sim.stats.feed_drops += 1
+                log.warning("%s unit feed: %r", self.plan.callsign, exc)
                 await asyncio.sleep(1.0)
 
     def on_message(self, msg):
@@ -274,6 +289,10 @@ class Crew:
             return
         if data["status"] == "assigned" and data["id"] not in self.seen:
             self.seen.add(data["id"])
+            if msg["type"] == "assignment.created" and data.get("assigned_at"):
+                # assignment committed -> the phone hears it (wall clock, unscaled)
+                self.sim.stats.feed_lag_ms.append(
+                    (time.time() - datetime.fromisoformat(data["assigned_at"]).timestamp()) * 1000)
             if self.job is not None:
                 self.job.cancel()
             self.assignment_id = data["id"]

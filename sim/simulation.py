@@ -18,7 +18,7 @@ log = logging.getLogger("sim")
 
 class Simulation:
     def __init__(self, *, base_url, operator_token, supervisor_token, duration_min, speed, seed, units,
-                 calls_per_day, start_hour=0.0, drain_min=120.0, operators=8, progress=None):
+                 calls_per_day, start_hour=0.0, drain_min=120.0, operators=16, progress=None):
         self.base_url = base_url.rstrip("/")
         self.operator_token = operator_token
         self.supervisor_token = supervisor_token
@@ -45,6 +45,7 @@ class Simulation:
         self.stop = asyncio.Event()
         self.abort = asyncio.Event()
         self.tasks = set()
+        self.intake = set()  # calls being logged: never cancelled half-way (a lost answer)
 
     def error(self, text):
         if len(self.stats.errors) < 200:
@@ -82,7 +83,13 @@ class Simulation:
             await self.setup_fleet()
             self.clock = Clock(self.speed)
             self.spawn(self.operator_socket())
-            await asyncio.gather(*(crew.start() for crew in self.crews))
+            gate = asyncio.Semaphore(16)
+
+            async def on_duty(crew):
+                async with gate:
+                    await crew.start()
+            await asyncio.gather(*(on_duty(crew) for crew in self.crews))
+            self.clock = Clock(self.speed)  # the day starts when every crew is on duty
             for crew in self.crews:
                 self.spawn(crew.feed())
                 self.spawn(crew.reporter())
@@ -144,8 +151,9 @@ class Simulation:
                                if c.startswith("SIM-") and c not in wanted and u["status"] != "out_of_service"))
 
     async def play(self):
-        """Log the calls at their simulated times, each by a free operator (8 workstations)."""
+        """Log the calls at their simulated times, each by a free operator (16 desks)."""
         desks = asyncio.Semaphore(self.operators)
+        self.stats.intake_lag_s = []
         for arrival in self.schedule:
             if self.stop.is_set():
                 break
@@ -156,13 +164,18 @@ class Simulation:
             stopper.cancel()
             if self.stop.is_set():
                 break
-            self.spawn(self.log_call(arrival, desks))
+            task = asyncio.create_task(self.log_call(arrival, desks))
+            self.intake.add(task)
+            task.add_done_callback(self.intake.discard)
         if not self.stop.is_set():
             await self.clock.until(self.duration_s)
         self.arrivals_ended_s = min(self.clock.sim(), self.duration_s)
 
     async def log_call(self, arrival, desks):
         async with desks:
+            if self.stop.is_set():
+                return  # still waiting for a desk when the run was stopped: never sent
+            self.stats.intake_lag_s.append(self.clock.sim() - arrival.at_s)
             body = {"incident_type": arrival.incident_type, "caller_phone": arrival.phone, "channel": "voice",
                     "description": f"{self.tag} #{arrival.seq}",
                     "location": {"lat": arrival.lat, "lon": arrival.lon, "accuracy_m": arrival.accuracy_m,
@@ -185,11 +198,11 @@ class Simulation:
             self.call_state.setdefault(call["id"], call)
         if arrival.incident_type == "other":  # advice on the phone, no unit: closed by the operator
             self.spawn(self.later(random.Random(f"{self.seed}:{arrival.seq}").uniform(120, 360),
-                                  self.close_call(call["id"], "caller_advised")))
+                                  lambda: self.close_call(call["id"], "caller_advised")))
 
-    async def later(self, sim_s, coro):
+    async def later(self, sim_s, action):
         await self.clock.sleep(sim_s)
-        await coro
+        await action()
 
     # --- the operator's socket ------------------------------------------------------------------
 
@@ -232,7 +245,7 @@ class Simulation:
         elif kind == "assignment.updated":
             if data.get("call") in self.ours and data.get("status") == "cleared":
                 self.spawn(self.later(random.Random(f"{self.seed}:close:{data['id']}").uniform(30, 120),
-                                      self.maybe_close(data["call"])))
+                                      lambda: self.maybe_close(data["call"])))
         elif kind == "alert.raised":
             call_id = data.get("call")
             if data.get("kind") == "no_unit_available":
@@ -241,7 +254,7 @@ class Simulation:
                 self.stats.held.add(call_id)
                 # The operator reads both calls: different callers, different places: release.
                 self.spawn(self.later(random.Random(f"{self.seed}:dup:{call_id}").uniform(30, 90),
-                                      self.operator_api.post(f"/api/v1/calls/{call_id}/dispatch/")))
+                                      lambda: self.operator_api.post(f"/api/v1/calls/{call_id}/dispatch/")))
 
     async def maybe_close(self, call_id):
         r = await self.operator_api.get(f"/api/v1/calls/{call_id}/")
@@ -285,13 +298,15 @@ class Simulation:
     async def wind_down(self):
         """No new calls; crews finish their work (up to --drain simulated minutes, none after
         Ctrl+C); then the run's calls still open are cancelled, the fleet goes out of service."""
+        if self.intake:  # the calls being logged: their answers (and ids) must come back
+            await asyncio.wait(set(self.intake))
         deadline = self.clock.sim() + (0 if self.stop.is_set() else self.drain_s)
         while self.clock.sim() < deadline and not self.stop.is_set():
             if self.ours and all(c["status"] in CALL_ENDED for c in self.call_state.values()) and \
                     len(self.call_state) >= len(self.stats.calls):
                 break
             await asyncio.sleep(0.25)
-        open_ids = [i for i, c in self.call_state.items() if c["status"] not in CALL_ENDED]
+        open_ids = await self.open_calls()
         gate = asyncio.Semaphore(8)
 
         async def cancel(call_id):
@@ -317,6 +332,21 @@ class Simulation:
         if not self.abort.is_set():
             await asyncio.gather(*(self.off_duty(c, gate) for c in self.crews))
         await self.sync_operator_socket()
+
+    async def open_calls(self):
+        """The run's calls still open, as the server has them (not as the socket said)."""
+        found, url = [], "/api/v1/calls/"
+        params = {"status": "pending,dispatched,on_scene", "page_size": 200,
+                  "received_after": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started_wall - 2))}
+        while url:
+            r = await self.operator_api.get(url, **params)
+            if r.status_code != 200:
+                self.error(f"open calls: {r.status_code}")
+                return [i for i, c in self.call_state.items() if c["status"] not in CALL_ENDED]
+            page = r.json()
+            found += [c["id"] for c in page["results"] if self.tag in (c.get("description") or "")]
+            url, params = page.get("next"), {}
+        return found
 
     async def off_duty(self, crew, gate):
         async with gate:
