@@ -74,7 +74,7 @@ class Candidate:
 
 # The engine's KNN query as plain SQL: `<->` on the partial GiST index unit_available_knn
 # (status = 'available'), the point a constant the planner folds (a parameter, never a
-# subquery: PITFALLS.md). ST_Distance (spheroid) only for the rows returned. Written out
+# subquery: docs/traps.md). ST_Distance (spheroid) only for the rows returned. Written out
 # rather than built by the ORM: building the queryset and the model instances (GEOS
 # points) cost ~4x the query itself (bench/README.md, "nearest_unit.py").
 _KNN_SQL = """
