@@ -105,16 +105,23 @@ _UNNEST = """SELECT dimension AS dim, key, interval AS iv, u.b, u.n, u.lo, u.hi
     FROM {hist} hh, unnest(hh.buckets, hh.counts, hh.lows, hh.highs) AS u(b, n, lo, hi)
     WHERE hh.block_id = ANY(%(blocks)s)""".format(**TABLES)
 
-# A period: the live facts and the rolled-up blocks, merged in PostgreSQL.
-HISTOGRAMS_SQL = _FACTS + """
-SELECT dim, key, iv, b, sum(n)::int, min(lo), max(hi) FROM (
-    SELECT * FROM h UNION ALL """ + _UNNEST + """
-) x GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"""
-COUNTS_SQL = _FACTS + """
-SELECT dim, key, sum(calls)::int, sum(within)::int, sum(with_unit)::int FROM (
-    SELECT * FROM k UNION ALL SELECT dimension, key, calls, within, with_unit FROM {count}
-    WHERE block_id = ANY(%(blocks)s)
-) x GROUP BY 1, 2""".format(**TABLES)
+# A period: the live facts and the rolled-up blocks, merged in PostgreSQL, in one statement
+# (the live part is measured once): histogram rows ('h', dim, key, interval, bucket, n,
+# lo, hi) and count rows ('k', dim, key, calls, within, with_unit).
+PERIOD_SQL = _FACTS + """,
+hs AS (
+    SELECT dim, key, iv, b, sum(n)::int AS n, min(lo) AS lo, max(hi) AS hi FROM (
+        SELECT * FROM h UNION ALL """ + _UNNEST + """
+    ) x GROUP BY 1, 2, 3, 4
+),
+ks AS (
+    SELECT dim, key, sum(calls)::int AS calls, sum(within)::int AS within, sum(with_unit)::int AS with_unit FROM (
+        SELECT * FROM k UNION ALL SELECT dimension, key, calls, within, with_unit FROM {count}
+        WHERE block_id = ANY(%(blocks)s)
+    ) x GROUP BY 1, 2
+)
+SELECT 'h', dim, key, iv, b, n, lo, hi FROM hs
+UNION ALL SELECT 'k', dim, key, calls, within, with_unit, NULL, NULL FROM ks""".format(**TABLES)
 
 # Building a day from its metrics rows.
 _DAY_HIST = _FACTS + """
@@ -224,12 +231,16 @@ def period_facts(cur, *, start, end, tz, target):
     blocks, ranges = plan(cur, start, end, tz, target)
     params = {"start": start, "end": end, "tz": tz, "target": target, "open": list(CallStatus.OPEN),
               "ls": [r[0] for r in ranges], "le": [r[1] for r in ranges], "blocks": blocks}
-    cur.execute(HISTOGRAMS_SQL, params)
-    hist = {}
-    for dim, key, iv, _b, n, lo, hi in cur.fetchall():
-        hist.setdefault((dim, key, iv), []).append((n, lo, hi))
-    cur.execute(COUNTS_SQL, params)
-    counts = {(dim, key): (calls, within, with_unit) for dim, key, calls, within, with_unit in cur.fetchall()}
+    cur.execute(PERIOD_SQL, params)
+    hist, counts = {}, {}
+    for kind, dim, key, x1, x2, x3, lo, hi in cur.fetchall():
+        if kind == "h":
+            hist.setdefault((dim, key, x1), []).append((x2, x3, lo, hi))
+        else:
+            counts[(dim, key)] = (x1, x2, x3)
+    for key, buckets in hist.items():
+        buckets.sort()
+        hist[key] = [(n, lo, hi) for _b, n, lo, hi in buckets]
     return hist, counts
 
 
