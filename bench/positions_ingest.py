@@ -1,7 +1,7 @@
 """Position fixes ingested through POST /api/v1/me/location/ (single fixes and batches).
 
     .venv/bin/python bench/positions_ingest.py [--web-workers 2] [--units 50] [--seconds 10]
-        [--concurrency 50] [--batch 100] [--batch-concurrency 8] [--db-pool 0] [--move-m 20]
+        [--concurrency 50] [--batch 100] [--batch-concurrency 8] [--db-pool 4] [--move-m 20]
 
 Starts uvicorn (`--workers N`) against dispatch_bench / Redis db 14, bulk-creates units,
 issues each a device token (units.services.unit_issue_token), then for --seconds each:
@@ -11,7 +11,8 @@ issues each a device token (units.services.unit_issue_token), then for --seconds
 Prints requests/s, fixes/s and latency percentiles, and checks that every accepted fix
 is in the history table. The load generator (asyncio, raw HTTP/1.1 keep-alive) shares the
 same 2 cores with uvicorn and PostgreSQL. --db-pool N sets DB_POOL_MAX_SIZE for the
-server (0 = the default: a new PostgreSQL connection per request).
+server (4 by default, as the Procfile's web command; 0: a new PostgreSQL connection per
+request).
 SPEC: >= 500 single requests/s; >= 5,000 fixes/s in batches. Cleans up at the end.
 """
 
@@ -97,7 +98,9 @@ def main():
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--batch-concurrency", type=int, default=8)
-    ap.add_argument("--db-pool", type=int, default=int(os.environ.get("DB_POOL_MAX_SIZE") or 0))
+    # 4 as in the Procfile's web command: without a pool every once-a-second journal row of a
+    # unit opened a PostgreSQL connection, and the reports waiting for it stalled for seconds.
+    ap.add_argument("--db-pool", type=int, default=int(os.environ.get("DB_POOL_MAX_SIZE") or 4))
     ap.add_argument("--move-m", type=float, default=20.0)
     ap.add_argument("--seed", type=int, default=112)
     args = ap.parse_args()
