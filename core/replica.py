@@ -16,9 +16,11 @@ the position the replica has replayed:
   committed up to its last replayed commit is there).
 If that is more than `DATABASE_REPLICA_MAX_LAG_S`, or the replica cannot be reached, or it
 is not in recovery (a promoted standby is a different database now), reads go to the
-primary until the next check. So a read from the replica misses at most what was
-committed in the last DATABASE_REPLICA_MAX_LAG_S + DATABASE_REPLICA_CHECK_S seconds
-(the two servers' clocks assumed in step, as NTP keeps them).
+primary until the next check (at least FAILED_CHECK_BACKOFF_S after a failed one). So a
+read from the replica misses at most what was committed in the last
+DATABASE_REPLICA_MAX_LAG_S + DATABASE_REPLICA_CHECK_S seconds, plus the duration of a
+check in progress (other threads keep the last verdict meanwhile; the two servers' clocks
+assumed in step, as NTP keeps them).
 """
 
 import contextvars
@@ -38,9 +40,14 @@ REPLICA = "replica"
 # The alias chosen for the current block of reads (None outside one: the primary).
 _reads_from = contextvars.ContextVar("replica_reads_from", default=None)
 
-# The last check's verdict, per process: (monotonic time of the check, alias to read from).
-_verdict = {"at": None, "alias": PRIMARY, "lag_s": None}
+# The last check's verdict, per process: when it was made (monotonic), for how long it
+# holds, the alias to read from; `probing` while one thread checks (the others keep
+# using the last verdict rather than queue behind a slow or unreachable standby).
+_verdict = {"at": None, "ttl": 0.0, "alias": PRIMARY, "lag_s": None, "probing": False}
 _verdict_lock = threading.Lock()
+# After a failed check (standby down or not a standby), the next one waits this long at
+# least: a standby that is down must not cost a connect timeout every second.
+FAILED_CHECK_BACKOFF_S = 5.0
 
 
 def configured():
@@ -80,22 +87,29 @@ def read_alias():
     DATABASE_REPLICA_CHECK_S per process), else the primary."""
     if not configured():
         return PRIMARY
-    now = time.monotonic()
     with _verdict_lock:
-        if _verdict["at"] is not None and now - _verdict["at"] < settings.DATABASE_REPLICA_CHECK_S:
+        fresh = _verdict["at"] is not None and time.monotonic() - _verdict["at"] < _verdict["ttl"]
+        if fresh or _verdict["probing"]:
             return _verdict["alias"]
+        _verdict["probing"] = True
+    lag = None
+    try:
         lag = measure_lag_s()
+    finally:
         alias = REPLICA if lag is not None and lag <= settings.DATABASE_REPLICA_MAX_LAG_S else PRIMARY
-        if alias != _verdict["alias"]:
-            logger.warning("supervisors' reads now from %s (replica lag %s s)", alias, lag)
-        _verdict.update(at=time.monotonic(), alias=alias, lag_s=lag)
-        return alias
+        ttl = settings.DATABASE_REPLICA_CHECK_S if lag is not None else max(settings.DATABASE_REPLICA_CHECK_S,
+                                                                           FAILED_CHECK_BACKOFF_S)
+        with _verdict_lock:
+            if alias != _verdict["alias"]:
+                logger.warning("supervisors' reads now from %s (replica lag %s s)", alias, lag)
+            _verdict.update(at=time.monotonic(), ttl=ttl, alias=alias, lag_s=lag, probing=False)
+    return alias
 
 
 def forget_verdict():
     """Check again on the next read (tests; a deploy that changed the replica)."""
     with _verdict_lock:
-        _verdict.update(at=None, alias=PRIMARY, lag_s=None)
+        _verdict.update(at=None, ttl=0.0, alias=PRIMARY, lag_s=None, probing=False)
 
 
 @contextmanager

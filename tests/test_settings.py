@@ -26,6 +26,9 @@ def _start(**env):
         ("DATABASE_URL", "mysql://x@localhost/db"),
         ("REDIS_URL", "http://localhost"),
         ("DB_STATEMENT_TIMEOUT_S", "-1"),
+        ("DATABASE_REPLICA_URL", "mysql://x@localhost/db"),
+        ("DATABASE_REPLICA_MAX_LAG_S", "-1"),
+        ("STATS_ROLLUP_INTERVAL_S", "1"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(name, value):
