@@ -8,7 +8,7 @@ same random points, service and capability for:
   (a) dispatch.engine.candidate_units(point, service, capability)  -- the engine's query:
       ORDER BY location <-> point (KNN on the partial GiST index unit_available_knn), LIMIT 5;
   (b) the same filter ordered by Distance("location", point)       -- ST_Distance on every row.
-Wall time of the Python call (ORM + round trip + fetch), and the KNN SQL alone on a cursor. Also prints EXPLAIN ANALYZE of (a)
+Wall time of the Python call (query + round trip + rows), and the KNN SQL alone on a cursor. Also prints EXPLAIN ANALYZE of (a)
 at 10,000 units. SPEC: p99 <= 5 ms among 10,000 units. Empties the tables at the end.
 
 With --road (issue 16) the shipped Astana road graph is loaded (ops/data/astana_roads.json.gz)
@@ -179,7 +179,7 @@ def main():
         if args.road:
             roads.clear_graph()
     print(f"-- {args.points} random points per size; times in ms, wall time of the Python call;"
-          " 'SQL-only' re-executes the KNN statements on a raw cursor (no ORM)")
+          " 'SQL-only' re-executes the KNN statements on a cursor (no Python around them)")
     table(["units", "KNN p50", "KNN p99", "KNN SQL-only p99", "Distance p50", "Distance p99", "p99 ratio", "same 5 units"], rows)
     print("SPEC: p99 <= 5 ms among 10,000 units (KNN column).")
     if road_rows:

@@ -234,11 +234,15 @@ def _costs(read, dest, origins, with_geometry):
     ends = sorted({n for ways in depart.values() for n in ways})
     in_box = set(between)
     if starts and ends:
-        cut_off = sorted({n for ways in depart.values() if not any((m, n) in between for m in starts for n in ways)
-                          for n in ways} - set(starts))
+        unreached = [i for i, ways in depart.items()
+                     if not any(n in arrive or (m, n) in between for n in ways for m in starts)]
+        cut_off = sorted({n for i in unreached for n in depart[i]})
         best_inside = min((ways[n][0] + hop[0] + arrive[m][0] for (m, n), hop in between.items()
                            for ways in depart.values() if n in ways), default=math.inf)
-        if cut_off and best_inside > 2 * MARGIN_M / (FASTEST_KMH / 3.6):
+        # Searched again if a cut-off origin could win by road, or would win by its
+        # straight-line fallback (a unit just across the river, its bridge out of the box).
+        by_air_first = any(straight_leg(points[i], points[0]).eta_s < best_inside for i in unreached)
+        if cut_off and (best_inside > 2 * MARGIN_M / (FASTEST_KMH / 3.6) or by_air_first):
             wide = _edges_sql(points, MARGIN_M * RETRY_MARGIN)
             for m, n, secs, metres in read(_DIJKSTRA_SQL, [wide, starts, cut_off]):
                 between[(m, n)] = (secs, metres or 0.0)

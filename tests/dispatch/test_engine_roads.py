@@ -49,6 +49,29 @@ def test_the_unit_across_the_river_loses_to_a_farther_one_on_the_same_bank(tmp_p
     assert across.status == "available"
 
 
+def test_a_unit_just_across_a_narrow_river_with_a_far_bridge_loses_to_one_on_the_same_bank(tmp_path):
+    """The bridge is outside the first search's box, so the unit across is cut off there;
+    by air it would be the nearest (200 m), so it is searched again and loses by road."""
+    across_lat = SOUTH + 0.0018  # ~200 m north
+    load(tmp_path, [
+        street(SOUTH, 71.40, SOUTH, 71.46, steps=60),
+        street(across_lat, 71.40, across_lat, 71.46, steps=60),
+        street(SOUTH, 71.46, across_lat, 71.46, steps=2, name="Bridge"),  # ~4 km east
+        # Side streets: junctions between the call and the unit on the same bank, so that
+        # its route is found by the search (not along the call's own stretch).
+        street(SOUTH, 71.401, SOUTH - 0.001, 71.401, steps=1),
+        street(SOUTH, 71.403, SOUTH - 0.001, 71.403, steps=1),
+    ])
+    across = medic(across_lat, 71.4)
+    same_bank = medic(SOUTH, 71.4043)  # ~300 m east, by road too
+    call = new_call(lat=SOUTH, lon=71.40)
+    engine.dispatch_call(call.pk)
+    a = the_assignment(call)
+    assert a.unit == same_bank and a.basis == "road"
+    across.refresh_from_db()
+    assert across.status == "available"
+
+
 def test_a_unit_down_a_one_way_street_loses_to_one_that_can_drive_it(tmp_path):
     load(tmp_path, one_way_loop())
     downstream = medic(SOUTH, 71.435)  # nearer, but would drive round the loop
