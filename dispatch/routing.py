@@ -32,10 +32,11 @@ STRAIGHT_LINE = "straight_line"
 STRAIGHT_LINE_SPEED_KMH = 25.0
 # Edges read by the search: the box around the points, widened by MARGIN_M on each side
 # (or by SPREAD_SHARE of the box's diagonal, if larger). An origin the box cuts off (its
-# detour to a bridge leaves the box) is searched again in a box RETRY_MARGIN times wider,
-# unless it cannot win: a route out of the box and back is at least 2 x MARGIN_M long, so
-# at FASTEST_KMH it takes longer than the best route found inside. The search's cost grows
-# with the edges it reads (bench/README.md, road variant: the box against the whole graph).
+# detour to a bridge leaves the box) is searched again in a box RETRY_MARGIN times wider
+# (or by the whole diagonal: two points across the city), unless it cannot win: a route
+# out of the box and back is at least 2 x MARGIN_M long, so at FASTEST_KMH it takes longer
+# than the best route found inside. The search's cost grows with the edges it reads
+# (bench/README.md, road variant: the box against the whole graph).
 MARGIN_M = 1000.0
 SPREAD_SHARE = 0.5
 RETRY_MARGIN = 4
@@ -243,7 +244,7 @@ def _costs(read, dest, origins, with_geometry):
         # straight-line fallback (a unit just across the river, its bridge out of the box).
         by_air_first = any(straight_leg(points[i], points[0]).eta_s < best_inside for i in unreached)
         if cut_off and (best_inside > 2 * MARGIN_M / (FASTEST_KMH / 3.6) or by_air_first):
-            wide = _edges_sql(points, MARGIN_M * RETRY_MARGIN)
+            wide = _edges_sql(points, MARGIN_M * RETRY_MARGIN, spread=1.0)
             for m, n, secs, metres in read(_DIJKSTRA_SQL, [wide, starts, cut_off]):
                 between[(m, n)] = (secs, metres or 0.0)
     best = {}
@@ -275,13 +276,13 @@ def _better(current, candidate):
     return candidate if current is None or candidate[0] < current[0] else current
 
 
-def _edges_sql(points, margin):
+def _edges_sql(points, margin, spread=SPREAD_SHARE):
     lons, lats = [p[0] for p in points], [p[1] for p in points]
     lat0 = math.radians(sum(lats) / len(lats))
     # The margin, or half the points' spread if larger: far-apart points (a route across
     # the city) need room for the detour to a bridge. The whole spread (as before) read
     # most of the city for scattered candidates and made the tail of the dispatch cost.
-    margin = max(margin, SPREAD_SHARE * air_m((min(lons), min(lats)), (max(lons), max(lats))))
+    margin = max(margin, spread * air_m((min(lons), min(lats)), (max(lons), max(lats))))
     dy = margin / 111_320.0
     dx = margin / (111_320.0 * max(0.1, math.cos(lat0)))
     return _EDGES_SQL.format(min(lons) - dx, min(lats) - dy, max(lons) + dx, max(lats) + dy)
@@ -308,7 +309,7 @@ def _geometry(read, points, i, o, d, n, m, in_box):
             rows = read(
                 "SELECT d.node, e.source, ST_AsGeoJSON(e.geom) FROM pgr_dijkstra(%s, %s::bigint, %s::bigint, true) d "
                 "JOIN road_edge e ON e.id = d.edge ORDER BY d.path_seq DESC",
-                [_edges_sql(points, MARGIN_M if in_box else MARGIN_M * RETRY_MARGIN), m, n],
+                [_edges_sql(points, MARGIN_M) if in_box else _edges_sql(points, MARGIN_M * RETRY_MARGIN, spread=1.0), m, n],
             )
             # Rows run m -> n on the reversed graph; read backwards they run n -> m on the
             # road: each row's edge arrives at the row's node, leaving the previous row's
