@@ -174,7 +174,8 @@ class Crew:
 
     @property
     def busy(self):
-        return self.assignment_id is not None
+        """From the assignment until back in service (a transport and hand-over included)."""
+        return self.assignment_id is not None or self.busy_since is not None
 
     # --- positions ---------------------------------------------------------------------------
 
