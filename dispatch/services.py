@@ -97,16 +97,21 @@ def _record(events):
     record_events(events)
 
 
-def _after_assignment_change(call, now, actor, reopen=False):
-    """Re-derive the call status; when a need reopened, ask the engine to fill it."""
+def _after_assignment_change(call, now, actor, reopen=False, events=()):
+    """Re-derive the call status; when a need reopened, ask the engine to fill it.
+
+    `events`: the change's journal rows so far, recorded here with the call's own (one
+    journal lock, nothing built under it)."""
+    events = list(events)
     changed = engine.refresh_call_status(call, now)
     if reopen and call.status in CallStatus.OPEN:
         call.dispatch_requested_at = now
         changed = True
     if changed:
         call.save(update_fields=["status", "dispatched_at", "dispatch_requested_at", "updated_at"])
-        record_event("call.updated", call=call, actor=actor,
-                     summary=said("call_status", f"status {call.status}", status=call.status))
+        events.append(("call.updated", dict(call=call, actor=actor,
+                                            summary=said("call_status", f"status {call.status}", status=call.status))))
+    _record(events)
     if reopen:
         request_dispatch(call.id)
 
@@ -125,9 +130,9 @@ def assignment_acknowledge(*, assignment_id, actor=None):
         assignment.acknowledged_at = now
         assignment.save(update_fields=["status", "acknowledged_at"])
         _set_unit_status(unit, UnitStatus.EN_ROUTE, now)
-        record_event("assignment.updated", call=call, assignment=assignment, actor=actor,
-                     summary=said("acknowledged", "acknowledged"))
-        record_event("unit.updated", unit=unit, call=call, actor=actor, summary=said("en_route", "en route"))
+        _record([("assignment.updated", dict(call=call, assignment=assignment, actor=actor,
+                                             summary=said("acknowledged", "acknowledged"))),
+                 ("unit.updated", dict(unit=unit, call=call, actor=actor, summary=said("en_route", "en route")))])
         return assignment
 
 
@@ -137,9 +142,10 @@ def assignment_decline(*, assignment_id, reason="", actor=None):
         if assignment.status == AssignmentStatus.DECLINED:
             return assignment
         now = timezone.now()
+        events = []
         _end_assignment(call, unit, assignment, AssignmentStatus.DECLINED, now, actor,
-                        reason or said("declined", "declined"))
-        _after_assignment_change(call, now, actor, reopen=True)
+                        reason or said("declined", "declined"), deferred=events)
+        _after_assignment_change(call, now, actor, reopen=True, events=events)
     request_dispatch_waiting()
     return assignment
 
@@ -167,11 +173,13 @@ def assignment_arrive(*, assignment_id, actor=None):
             call_changed = True
         else:
             call_changed = False
-        record_event("assignment.updated", call=call, assignment=assignment, actor=actor,
-                     summary=said("on_scene", "on scene"))
-        record_event("unit.updated", unit=unit, call=call, actor=actor, summary=said("on_scene", "on scene"))
+        events = [("assignment.updated", dict(call=call, assignment=assignment, actor=actor,
+                                              summary=said("on_scene", "on scene"))),
+                  ("unit.updated", dict(unit=unit, call=call, actor=actor, summary=said("on_scene", "on scene")))]
         if call_changed:
-            record_event("call.updated", call=call, actor=actor, summary=said("first_on_scene", "first unit on scene"))
+            events.append(("call.updated", dict(call=call, actor=actor,
+                                                summary=said("first_on_scene", "first unit on scene"))))
+        _record(events)
         return assignment
 
 
@@ -182,9 +190,11 @@ def assignment_clear(*, assignment_id, transporting=False, actor=None):
             return assignment
         now = timezone.now()
         next_status = UnitStatus.TRANSPORTING if transporting else UnitStatus.AVAILABLE
+        events = []
         _end_assignment(call, unit, assignment, AssignmentStatus.CLEARED, now, actor,
-                        said("transporting", "transporting") if transporting else "", unit_status=next_status)
-        _after_assignment_change(call, now, actor)
+                        said("transporting", "transporting") if transporting else "", unit_status=next_status,
+                        deferred=events)
+        _after_assignment_change(call, now, actor, events=events)
     if not transporting:
         request_dispatch_waiting()
     return assignment
@@ -199,9 +209,10 @@ def assignment_cancel(*, assignment_id, reason="", actor=None):
         if assignment.status == AssignmentStatus.CANCELLED:
             return assignment
         now = timezone.now()
+        events = []
         _end_assignment(call, unit, assignment, AssignmentStatus.CANCELLED, now, actor,
-                        reason or said("cancelled_by_operator", "cancelled by operator"))
-        _after_assignment_change(call, now, actor, reopen=True)
+                        reason or said("cancelled_by_operator", "cancelled by operator"), deferred=events)
+        _after_assignment_change(call, now, actor, reopen=True, events=events)
     request_dispatch_waiting()
     return assignment
 
@@ -318,9 +329,9 @@ def call_close(*, call_id, disposition, notes="", actor=None):
         freed, events = _end_call(call, CallStatus.CLOSED, now, actor)
         call.disposition = disposition
         _save_ended(call)
+        events.append(("call.updated", dict(call=call, actor=actor, summary=said("closed_notes", f"closed: {disposition} {notes}".strip(), disposition=disposition, text=notes) if notes
+                     else said("closed", f"closed: {disposition}", disposition=disposition))))
         _record(events)
-        record_event("call.updated", call=call, actor=actor, summary=said("closed_notes", f"closed: {disposition} {notes}".strip(), disposition=disposition, text=notes) if notes
-                     else said("closed", f"closed: {disposition}", disposition=disposition))
     if freed:
         request_dispatch_waiting()
     return call
@@ -335,9 +346,9 @@ def call_cancel(*, call_id, reason="", actor=None):
         freed, events = _end_call(call, CallStatus.CANCELLED, now, actor)
         call.disposition = Disposition.CANCELLED
         _save_ended(call)
+        events.append(("call.updated", dict(call=call, actor=actor, summary=said("cancelled_because", f"cancelled {reason}".strip(), text=reason) if reason
+                     else said("cancelled", "cancelled"))))
         _record(events)
-        record_event("call.updated", call=call, actor=actor, summary=said("cancelled_because", f"cancelled {reason}".strip(), text=reason) if reason
-                     else said("cancelled", "cancelled"))
     if freed:
         request_dispatch_waiting()
     return call
@@ -365,8 +376,8 @@ def call_merge(*, call_id, into_id, actor=None):
         call.merged_into = into
         call.disposition = Disposition.DUPLICATE
         _save_ended(call)
+        events.append(("call.updated", dict(call=call, actor=actor, summary=said("merged_into", f"merged into {into.reference}", reference=into.reference))))
         _record(events)
-        record_event("call.updated", call=call, actor=actor, summary=said("merged_into", f"merged into {into.reference}", reference=into.reference))
     if freed:
         request_dispatch_waiting()
     return call
@@ -412,17 +423,18 @@ def assignment_time_out(*, assignment_id):
         now = timezone.now()
         if assignment.status != AssignmentStatus.ASSIGNED or assignment.ack_deadline is None or assignment.ack_deadline > now:
             return False
+        events = []
         _end_assignment(call, unit, assignment, AssignmentStatus.TIMED_OUT, now, None,
-                        said("ack_missed", "no acknowledgement in time"), unit_status=UnitStatus.UNREACHABLE)
-        record_event(
-            "alert.raised",
+                        said("ack_missed", "no acknowledgement in time"), unit_status=UnitStatus.UNREACHABLE,
+                        deferred=events)
+        events.append(("alert.raised", dict(
             call=call,
             unit=unit,
             summary=said("ack_timeout", f"{unit.callsign} did not acknowledge", callsign=unit.callsign),
             data={"kind": "ack_timeout", "call": call.id, "reference": call.reference, "unit": unit.id,
                   "callsign": unit.callsign, "assignment": assignment.id},
-        )
-        _after_assignment_change(call, now, None, reopen=True)
+        )))
+        _after_assignment_change(call, now, None, reopen=True, events=events)
         return True
 
 
