@@ -8,6 +8,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.parsers import JSONParser
+
 from . import language
 from .throttling import SignInLockoutThrottle, SignInRateThrottle, client_ip
 from .tokens import issue_token
@@ -23,7 +25,7 @@ class TokenView(APIView):
     permission_classes = [AllowAny]
     # Per-address rate first (Redis), then the axes lock-out of username + address (429).
     throttle_classes = [SignInRateThrottle, SignInLockoutThrottle]
-    parser_classes = (parsers.FormParser, parsers.MultiPartParser, parsers.JSONParser)
+    parser_classes = (parsers.FormParser, parsers.MultiPartParser, JSONParser)
     renderer_classes = (renderers.JSONRenderer,)
 
     @extend_schema(
