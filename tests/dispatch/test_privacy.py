@@ -245,7 +245,8 @@ def test_retention_erases_exactly_the_personal_data_of_calls_ended_before_the_pe
     assert aml.parsed["positioning"] == "gnss" and aml.accuracy_m == 8.0
     assert (round(aml.location.y, 6), round(aml.location.x, 6)) == (51.128, 71.43)
     # a note after the erasure would outlive the retention: refused
-    late = operator_client.post(f"/api/v1/calls/{call.pk}/notes/", {"text": "late note"}, format="json")
+    late = operator_client.post(f"/api/v1/calls/{call.pk}/notes/", {"text": "late note"}, format="json",
+                                HTTP_ACCEPT_LANGUAGE="en")
     assert late.status_code == 409 and "erased" in late.json()["detail"]
 
 
