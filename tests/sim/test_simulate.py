@@ -33,7 +33,7 @@ def test_a_simulated_rush_hour_keeps_every_integrity_check(asgi_server, live_wor
         "simulate", "--local", "--base-url", f"http://127.0.0.1:{asgi_server.port}",
         "--duration", "20", "--speed", "60", "--seed", "3", "--start-hour", "12",
         "--calls-per-day", "13500", "--units", "police=10,medical=14,fire=6,utility=6",
-        "--drain", "20", "--report", str(tmp_path), "--no-progress", stdout=out,
+        "--drain", "10", "--report", str(tmp_path), "--no-progress", stdout=out,
     )
     report = json.loads((tmp_path / "report.json").read_text())
 
