@@ -2,13 +2,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
 from accounts.language import set_language
 from calls.aml_api import AmlView
 from calls.geocode_api import GeocodeView, ReverseGeocodeView
+from core.api import SchemaView
 from dispatch import assignment_apis, call_apis, feed_apis, unit_apis
 from dispatch.basemap_apis import BasemapTileView
 from dispatch.console import console, supervisor
@@ -49,7 +50,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("api/v1/", include(api)),
-    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
+    path("api/schema/", SchemaView.as_view(permission_classes=[AllowAny]), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]), name="docs"),
     path("supervisor/", supervisor, name="supervisor"),
     path("supervisor/", include("dispatch.console")),  # the supervisors' other pages (issue 8)
