@@ -36,6 +36,29 @@ log = logging.getLogger(__name__)
 JOURNAL_LOCK_KEY = 112_000_001
 FEED_GROUP = "events"
 
+
+# The unit feed's doorbells (/ws/unit/): a unit's own rows ring its group, a call's rows
+# the call's group, which the sockets of the units working that call join. With every
+# crew's socket in FEED_GROUP each of them was handed every event of the city to throw
+# away: 135 moving crews in the simulated day (sim/) made every socket, the operators' too,
+# seconds late.
+def unit_feed_group(unit_id):
+    return f"events.unit.{unit_id}"
+
+
+def call_feed_group(call_id):
+    return f"events.call.{call_id}"
+
+
+def unit_feed_groups(item):
+    """The unit-feed groups a published item rings (item: see publish_events)."""
+    groups = []
+    if item.get("unit"):
+        groups.append(unit_feed_group(item["unit"]))
+    if item.get("call") and item["event"]["type"].startswith("call."):
+        groups.append(call_feed_group(item["call"]))
+    return groups
+
 EVENT_TYPES = (
     "call.created",
     "call.updated",
@@ -169,6 +192,13 @@ class _Publisher:
                 except queue.Empty:
                     pass
 
+    @staticmethod
+    async def _send(layer, batch, by_group):
+        await asyncio.gather(
+            layer.group_send(FEED_GROUP, {"type": "journal.events", "events": batch}),
+            *(layer.group_send(group, {"type": "journal.events", "events": items}) for group, items in by_group.items()),
+        )
+
     def _run(self):
         # A daemon thread blocking on the queue, with a persistent loop of its own (the
         # channel layer keeps its Redis pool per loop, so the connection is reused). No
@@ -183,12 +213,12 @@ class _Publisher:
                     batch.extend(self.queue.get_nowait())
                 except queue.Empty:
                     break
+            by_group = {}
+            for item in batch:
+                for group in unit_feed_groups(item):
+                    by_group.setdefault(group, []).append(item)
             try:
-                loop.run_until_complete(
-                    asyncio.wait_for(
-                        layer.group_send(FEED_GROUP, {"type": "journal.events", "events": batch}), self.SEND_TIMEOUT_S
-                    )
-                )
+                loop.run_until_complete(asyncio.wait_for(self._send(layer, batch, by_group), self.SEND_TIMEOUT_S))
             except Exception as exc:  # Redis down or hanging: one line, not a traceback per batch
                 log.warning("publishing %d events failed (%s: %s); consumers will read them from the journal",
                             len(batch), type(exc).__name__, exc)
@@ -200,7 +230,8 @@ _publisher = _Publisher()
 def publish_events(events):
     """Ring the doorbell for committed events; returns at once, never raises."""
     if events and get_channel_layer() is not None:
-        _publisher.submit([{"previous_id": e.previous_id, "event": event_message(e)} for e in events])
+        _publisher.submit([{"previous_id": e.previous_id, "event": event_message(e), "unit": e.unit_id, "call": e.call_id}
+                           for e in events])
 
 
 def ring_latest():

@@ -121,6 +121,11 @@ class JournalFeedConsumer(AsyncJsonWebsocketConsumer):
     heartbeat = None
     reauth = None
     closed = False  # set by close()/disconnect(): nothing is sent or started after it
+    heartbeat_s = HEARTBEAT_S
+
+    def feed_groups(self):
+        """The doorbell groups this socket listens to."""
+        return [FEED_GROUP]
 
     def allowed(self, user):
         """May this user open the feed? (sync, runs in a thread; may note what it read)"""
@@ -206,7 +211,8 @@ class JournalFeedConsumer(AsyncJsonWebsocketConsumer):
         for task in (self.heartbeat, self.reauth):
             if task and task is not asyncio.current_task():
                 task.cancel()
-        await self._layer_call("group_discard", FEED_GROUP)
+        for group in self.feed_groups():
+            await self._layer_call("group_discard", group)
         user = self.scope.get("user")
         if user is not None and user.is_authenticated:
             await self._layer_call("group_discard", revocation_group(user.pk))
@@ -289,9 +295,10 @@ class JournalFeedConsumer(AsyncJsonWebsocketConsumer):
                     return
 
     async def _join(self):
-        """Join (or re-join) the doorbell group; False when the channel layer is down."""
+        """Join (or re-join) the doorbell groups; False when the channel layer is down."""
         try:
-            await asyncio.wait_for(self.channel_layer.group_add(FEED_GROUP, self.channel_name), LAYER_TIMEOUT_S)
+            for group in self.feed_groups():
+                await asyncio.wait_for(self.channel_layer.group_add(group, self.channel_name), LAYER_TIMEOUT_S)
             return True
         except asyncio.CancelledError:
             raise
@@ -345,7 +352,7 @@ class JournalFeedConsumer(AsyncJsonWebsocketConsumer):
         failures = 0
         first = _first_beat()
         while not self.closed:
-            await asyncio.sleep((DEGRADED_POLL_S if self.degraded else HEARTBEAT_S) * first)
+            await asyncio.sleep((DEGRADED_POLL_S if self.degraded else self.heartbeat_s) * first)
             first = 1.0
             if self.closed:
                 return

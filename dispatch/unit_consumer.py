@@ -5,19 +5,26 @@ filtered to what concerns the unit: its own `unit.updated` rows, its assignments
 `assignment.*` rows, and `call.*` rows of a call while the unit has an active assignment
 on it. Nothing else: not another unit's rows (even on the same call), not alerts.
 
-The doorbell carries every event to every socket. Most are decided from the message
-itself (whose unit is it?); a call's event is decided by the journal, where the rule is
-one query: a call row is the unit's when one of its assignments on that call was active
-at the row's time. The consumer keeps the calls it has seen assigned to it as a superset
-of its own, so only those calls' rows cost a read. `last_id` is the last journal id
-examined, not the last sent, so a gap in the whole journal is still seen at once.
+The socket listens only to its unit's doorbell group and to the groups of the calls the
+unit has been sent to (core.journal.unit_feed_group / call_feed_group), never to the
+whole city's feed: with every crew handed every event, 135 moving crews made every socket
+seconds late (issue 20's simulated day). A doorbell here almost never continues this
+socket's chain of ids (`previous_id` is the whole journal's), so it makes the socket read
+its rows from the journal, where the rule is one query: a call row is the unit's when one
+of its assignments on that call was active at the row's time. The consumer keeps the calls
+it has seen assigned to it as a superset of its own (and joins their groups), so only
+those calls ring it. `last_id` is the last journal id examined, not the last sent.
+
+A doorbell lost on the way (a crash between commit and publish) is no longer repaired by
+the sweep's doorbell, which rings the operators' group; the heartbeat, every
+HEARTBEAT_S seconds here instead of 15, reads the journal when it has grown.
 """
 
 from channels.db import database_sync_to_async
 from django.db.models import Exists, Max, OuterRef, Q
 
 from accounts.access import responder_unit
-from core.journal import event_message
+from core.journal import call_feed_group, event_message, unit_feed_group
 from core.models import Event
 
 from .consumers import REPLAY_BATCH, JournalFeedConsumer
@@ -30,6 +37,9 @@ CALL_TYPES = ("call.created", "call.updated")
 # Journal rows examined per read: a unit's rows are few, so a read walks a window of ids
 # (the primary key) rather than every row since a long-ago cursor at once.
 SCAN_WINDOW = 5000
+# How soon a lost doorbell is made good (see the module's docstring): a read of this unit's
+# rows, at most every few seconds per crew.
+HEARTBEAT_S = 5.0
 
 
 def unit_events_after(unit_id, last_id, limit=REPLAY_BATCH):
@@ -64,6 +74,32 @@ def _event_unit(event):
 
 class UnitFeedConsumer(JournalFeedConsumer):
     unit_id = None
+    heartbeat_s = HEARTBEAT_S
+    calls = frozenset()
+    joined_calls = frozenset()
+
+    def feed_groups(self):
+        if self.unit_id is None:
+            return []
+        return [unit_feed_group(self.unit_id)] + [call_feed_group(call) for call in sorted(self.calls) if call]
+
+    async def _join_new_calls(self):
+        """Listen to the doorbells of calls this unit was sent to since the last join."""
+        new = {call for call in self.calls if call} - set(self.joined_calls)
+        for call in new:
+            await self._layer_call("group_add", call_feed_group(call))
+        self.joined_calls = set(self.joined_calls) | new
+
+    async def _join(self):
+        joined = await super()._join()
+        if joined:
+            self.joined_calls = {call for call in self.calls if call}
+        return joined
+
+    async def journal_events(self, message):
+        await super().journal_events(message)
+        if not self.closed:
+            await self._join_new_calls()
 
     def allowed(self, user):
         # Only a device token: a unit's account has no password, and a token is what the
@@ -97,4 +133,6 @@ class UnitFeedConsumer(JournalFeedConsumer):
     async def read_journal(self, last_id):
         rows, examined, more = await database_sync_to_async(unit_events_after)(self.unit_id, last_id)
         self.calls.update(r.call_id for r in rows if r.type.startswith("assignment.") and r.call_id)
+        if not self.closed:
+            await self._join_new_calls()
         return [event_message(r) for r in rows], examined, more

@@ -8,10 +8,13 @@ import time
 from datetime import datetime
 
 import pytest
+import redis
 import websockets
+from django.conf import settings
 from django.utils import timezone
 
 from calls.services import call_add_note
+from core.journal import FEED_GROUP, call_feed_group, unit_feed_group
 from core.models import Event
 from dispatch import engine, services
 from dispatch.models import Assignment
@@ -182,11 +185,22 @@ def test_a_unit_never_hears_another_unit_and_live_equals_replay(asgi_server, ope
         services.assignment_arrive(assignment_id=b.pk)
         return call_a.pk, call_b.pk, note
 
+    layer = redis.Redis.from_url(settings.REDIS_URL)
+
+    def members(group):
+        return set(layer.zrange(f"asgi:group:{group}", 0, -1))
+
     async def scenario():
         async with connect(asgi_server, token_a) as ws_a, connect(asgi_server, token_b) as ws_b:
             await asyncio.sleep(0.3)
+            # Each crew listens to its own unit's doorbells, never to the whole city's feed.
+            socket_a, socket_b = members(unit_feed_group(unit_a.pk)), members(unit_feed_group(unit_b.pk))
+            assert socket_a and socket_b and not socket_a & socket_b
+            assert not (socket_a | socket_b) & members(FEED_GROUP)
             call_a, call_b, note = await asyncio.to_thread(work)
             got_a, got_b = await asyncio.gather(drain(ws_a, 2.0), drain(ws_b, 2.0))
+            # ... and to the calls its unit was sent to, once it has heard of them.
+            assert socket_a <= members(call_feed_group(call_a)) and not socket_a & members(call_feed_group(call_b))
         return call_a, call_b, note, got_a, got_b
 
     call_a, call_b, note, got_a, got_b = asyncio.run(scenario())
