@@ -370,7 +370,13 @@ class JournalFeedConsumer(AsyncJsonWebsocketConsumer):
                 failures = 0
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a database blip: try again next beat
+            except Exception as exc:
+                if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+                    # The client went while the beat was sending to it (the server's
+                    # ClientDisconnected is an OSError): disconnect() follows, nothing to retry.
+                    log.info("heartbeat: socket gone (%s)", type(exc).__name__)
+                    return
+                # a database blip: try again next beat
                 failures += 1
                 log.warning("heartbeat failed (%d in a row)", failures, exc_info=True)
                 if failures >= 4:
