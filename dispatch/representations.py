@@ -69,17 +69,22 @@ def assignment_data(*, call=None, unit=None, assignment):
     }
 
 
+def unit_location_data(unit):
+    """A unit's `location` in every representation (the journal's and UnitSerializer's)."""
+    if unit.location is None:
+        return None
+    return {
+        "lat": unit.location.y,
+        "lon": unit.location.x,
+        "accuracy_m": unit.location_accuracy_m,
+        "heading": unit.heading,
+        "speed_mps": unit.speed_mps,
+        "recorded_at": unit.location_recorded_at.isoformat() if unit.location_recorded_at else None,
+    }
+
+
 def unit_data(*, call=None, unit, assignment=None):
-    location = None
-    if unit.location is not None:
-        location = {
-            "lat": unit.location.y,
-            "lon": unit.location.x,
-            "accuracy_m": unit.location_accuracy_m,
-            "heading": unit.heading,
-            "speed_mps": unit.speed_mps,
-            "recorded_at": unit.location_recorded_at.isoformat() if unit.location_recorded_at else None,
-        }
+    location = unit_location_data(unit)
     # Plain values, as UnitSerializer.get_active_assignment reads them.
     row = (
         Assignment.objects.using(DEFAULT_DB_ALIAS)

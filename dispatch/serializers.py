@@ -15,6 +15,7 @@ from units.models import Unit
 from . import routing
 from .filters import parse_near
 from .models import Assignment
+from .representations import unit_location_data
 
 
 def call_queryset():
@@ -154,16 +155,7 @@ class UnitSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(UnitLocationOutSerializer(allow_null=True))
     def get_location(self, unit):
-        if unit.location is None:
-            return None
-        return {
-            "lat": unit.location.y,
-            "lon": unit.location.x,
-            "accuracy_m": unit.location_accuracy_m,
-            "heading": unit.heading,
-            "speed_mps": unit.speed_mps,
-            "recorded_at": unit.location_recorded_at.isoformat() if unit.location_recorded_at else None,
-        }
+        return unit_location_data(unit)
 
     @extend_schema_field(ActiveAssignmentRefSerializer(allow_null=True))
     def get_active_assignment(self, unit):

@@ -4,6 +4,7 @@ of dispatch/rollups.py (issue 19: a period costs its number of days, not its cal
 metrics row (dispatch/metrics.py) with exact percentiles: the reference the rollups are
 tested against (tests/supervisor/test_rollups.py)."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -67,6 +68,30 @@ def _target(within, n, target_s, target_share):
             "calls": n, "within": within, "share": share, "met": None if share is None else share >= target_share}
 
 
+def _defaults(target_s, target_share, tz):
+    target_s = float(getattr(settings, "STATS_DISPATCH_TARGET_S", 60) if target_s is None else target_s)
+    target_share = float(getattr(settings, "STATS_DISPATCH_TARGET_SHARE", 0.9) if target_share is None else target_share)
+    return target_s, target_share, tz or settings.TIME_ZONE
+
+
+@contextmanager
+def _snapshot(using):
+    """A cursor whose statements share one snapshot (when this is the outermost
+    transaction): a call that ends meanwhile is counted once, open (measured live) or
+    ended (its metrics row, its day's rollup), in every figure."""
+    connection = connections[using]
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(using=using), connection.cursor() as cur:
+        if outermost:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        # Row estimates through the CTEs are poor, so PostgreSQL would JIT-compile these
+        # queries: 0.75 s of compiling for 0.1 s of work over a week of calls. A year of
+        # calls sorts ~1,000,000 values per percentile: in memory, not in temporary files.
+        cur.execute("SET LOCAL jit = off")
+        cur.execute("SET LOCAL work_mem = '64MB'")
+        yield cur
+
+
 def direct_call_statistics(*, start, end, target_s=None, target_share=None, tz=None, using=DEFAULT_DB_ALIAS):
     """Counts and response-time percentiles of the calls received in [start, end), from
     every metrics row of the period (exact percentiles; what call_statistics approximates).
@@ -77,23 +102,10 @@ def direct_call_statistics(*, start, end, target_s=None, target_share=None, tz=N
     The target is NFPA 1225's processing time: `target_share` of dispatched calls within
     `target_s` seconds from received to first dispatch (defaults 60 s, 90 %).
     """
-    target_s = float(getattr(settings, "STATS_DISPATCH_TARGET_S", 60) if target_s is None else target_s)
-    target_share = float(getattr(settings, "STATS_DISPATCH_TARGET_SHARE", 0.9) if target_share is None else target_share)
-    tz = tz or settings.TIME_ZONE
+    target_s, target_share, tz = _defaults(target_s, target_share, tz)
     params = {"start": start, "end": end, "tz": tz, "target": target_s, "percentiles": list(PERCENTILES),
               "open": list(CallStatus.OPEN)}
-    connection = connections[using]
-    outermost = not connection.in_atomic_block
-    with transaction.atomic(using=using), connection.cursor() as cur:
-        if outermost:
-            # One snapshot for the four statements: a call that ends meanwhile is counted
-            # once, either open (measured live) or ended (its metrics row), in every figure.
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        # Row estimates through the CTEs are poor, so PostgreSQL would JIT-compile these
-        # queries: 0.75 s of compiling for 0.1 s of work over a week of calls. A year of
-        # calls sorts ~1,000,000 values per percentile: in memory, not in temporary files.
-        cur.execute("SET LOCAL jit = off")
-        cur.execute("SET LOCAL work_mem = '64MB'")
+    with _snapshot(using) as cur:
         # 1. The whole period.
         cur.execute(
             _PERIOD + f" SELECT {_percentile_columns(INTERVALS)}, count(*),"
@@ -181,18 +193,8 @@ def call_statistics(*, start, end, target_s=None, target_share=None, tz=None, us
     calls (dispatch/rollups.py). Counts are exact; a percentile is exact or within its
     bucket (2 % of the value, 0.02 s under 1 s), as docs/architecture.md explains.
     """
-    target_s = float(getattr(settings, "STATS_DISPATCH_TARGET_S", 60) if target_s is None else target_s)
-    target_share = float(getattr(settings, "STATS_DISPATCH_TARGET_SHARE", 0.9) if target_share is None else target_share)
-    tz = tz or settings.TIME_ZONE
-    connection = connections[using]
-    outermost = not connection.in_atomic_block
-    with transaction.atomic(using=using), connection.cursor() as cur:
-        if outermost:
-            # One snapshot: a call that ends meanwhile is counted once, open (live) or in
-            # its day (live while stale, then rolled up: dispatch/rollups.py).
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        cur.execute("SET LOCAL jit = off")
-        cur.execute("SET LOCAL work_mem = '64MB'")
+    target_s, target_share, tz = _defaults(target_s, target_share, tz)
+    with _snapshot(using) as cur:
         hist, facts = rollups.period_facts(cur, start=start, end=end, tz=tz, target=target_s)
         cur.execute(f"SELECT id, code FROM {metrics.TABLES['type']}")
         type_codes = dict(cur.fetchall())
