@@ -65,7 +65,11 @@ class Simulation:
     # --- the run -------------------------------------------------------------------------------
 
     async def run(self):
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        # An idle connection is dropped by the client before the server's keep-alive can close
+        # it under a request (the Procfile's gunicorn: 2 s; httpx's default: 5 s): in a
+        # simulated day one POST of 2,069 met a connection the server had just closed (httpx
+        # ReadError), and the call it carried never reached the API.
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=1.0)
         async with httpx.AsyncClient(base_url=self.base_url, timeout=60, limits=limits) as http:
             self.http = http
             self.operator_api = Api(http, self.operator_token)
