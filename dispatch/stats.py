@@ -68,6 +68,22 @@ def _target(within, n, target_s, target_share):
             "calls": n, "within": within, "share": share, "met": None if share is None else share >= target_share}
 
 
+def _answer(start, end, tz, calls, counts, overall, target, by_service, by_hour):
+    """The /stats/ answer, the same shape from the direct and the rolled-up computation."""
+    counts["service"] = {s["service"]: s["calls"] for s in by_service}
+    for key in counts:
+        counts[key] = dict(sorted(counts[key].items(), key=lambda kv: (-kv[1], kv[0])))
+    return {
+        "period": {"received_after": start, "received_before": end, "time_zone": tz},
+        "calls": calls,
+        "counts": counts,
+        "intervals": overall,
+        "target": target,
+        "by_service": by_service,
+        "by_hour": by_hour,
+    }
+
+
 def _defaults(target_s, target_share, tz):
     target_s = float(getattr(settings, "STATS_DISPATCH_TARGET_S", 60) if target_s is None else target_s)
     target_share = float(getattr(settings, "STATS_DISPATCH_TARGET_SHARE", 0.9) if target_share is None else target_share)
@@ -172,18 +188,8 @@ def direct_call_statistics(*, start, end, target_s=None, target_share=None, tz=N
                 counts["disposition"][disposition or "none"] = n
             else:
                 counts["channel"][channel] = n
-    counts["service"] = {s["service"]: s["calls"] for s in by_service}
-    for key in counts:
-        counts[key] = dict(sorted(counts[key].items(), key=lambda kv: (-kv[1], kv[0])))
-    return {
-        "period": {"received_after": start, "received_before": end, "time_zone": tz},
-        "calls": calls,
-        "counts": counts,
-        "intervals": overall,
-        "target": _target(within, dispatched, target_s, target_share),
-        "by_service": by_service,
-        "by_hour": by_hour,
-    }
+    return _answer(start, end, tz, calls, counts, overall, _target(within, dispatched, target_s, target_share),
+                   by_service, by_hour)
 
 
 def call_statistics(*, start, end, target_s=None, target_share=None, tz=None, using=DEFAULT_DB_ALIAS):
@@ -229,18 +235,8 @@ def call_statistics(*, start, end, target_s=None, target_share=None, tz=None, us
             counts[dim][type_codes[int(key)]] = n
         elif dim in counts:
             counts[dim][key] = n
-    counts["service"] = {s["service"]: s["calls"] for s in by_service}
-    for key in counts:
-        counts[key] = dict(sorted(counts[key].items(), key=lambda kv: (-kv[1], kv[0])))
-    return {
-        "period": {"received_after": start, "received_before": end, "time_zone": tz},
-        "calls": calls,
-        "counts": counts,
-        "intervals": overall,
-        "target": _target(within, overall["received_to_dispatch"]["n"], target_s, target_share),
-        "by_service": by_service,
-        "by_hour": by_hour,
-    }
+    return _answer(start, end, tz, calls, counts, overall,
+                   _target(within, overall["received_to_dispatch"]["n"], target_s, target_share), by_service, by_hour)
 
 
 def stats_period(received_after=None, received_before=None, now=None):
