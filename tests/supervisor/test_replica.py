@@ -20,11 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-# Ports from this work's private range (see the README's test section).
-PRIMARY_PORT = int(os.environ.get("TEST_REPLICA_PRIMARY_PORT", 55440))
-STANDBY_PORT = PRIMARY_PORT + 1
 DB = "dispatch_replica"
 EXTENSIONS = ("postgis", "btree_gist", "pg_trgm", "unaccent", "pgrouting")
 
@@ -36,6 +35,26 @@ def _as_postgres(*args, check=True):
     if check and done.returncode:
         raise AssertionError(f"{args[0]} failed: {done.stderr[-2000:]}")
     return done
+
+
+def _start(data, log):
+    """Start the cluster in `data` on a free port; return the port.
+
+    A fixed port once failed CI: a cluster left running by an interrupted earlier run held
+    it, and the server's reason was only in its log. The port is chosen free, taken again
+    if another process wins it in between, and any other failure says what the log says.
+    """
+    for _ in range(5):
+        port = free_port()
+        with open(data / "postgresql.conf", "a") as conf:
+            conf.write(f"\nport = {port}\n")  # the last setting in the file wins
+        done = _as_postgres(PG_BIN / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "120", "start", check=False)
+        if done.returncode == 0:
+            return port
+        text = log.read_text(errors="replace") if log.exists() else "(no log)"
+        if "Address already in use" not in text:
+            raise AssertionError(f"pg_ctl start of {data.name} failed: {done.stderr[-500:]}\n{text[-3000:]}")
+    raise AssertionError(f"no free port for {data.name} after 5 tries:\n{text[-3000:]}")
 
 
 def _psql(port, sql, db="postgres"):
@@ -58,25 +77,23 @@ def clusters():
         with open(primary / "postgresql.conf", "a") as conf:
             # wal_level=replica and max_wal_senders are the defaults; initdb's pg_hba.conf
             # has `host replication all 127.0.0.1/32 trust`.
-            conf.write(f"\nport = {PRIMARY_PORT}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{tmp}'\n"
+            conf.write(f"\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{tmp}'\n"
                        "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nshared_buffers = 32MB\n")
-        _as_postgres(PG_BIN / "pg_ctl", "-D", primary, "-l", tmp / "primary.log", "-w", "start")
+        primary_port = _start(primary, tmp / "primary.log")
         started.append(primary)
-        _psql(PRIMARY_PORT, "CREATE ROLE dispatch LOGIN PASSWORD 'dispatch'")
-        _psql(PRIMARY_PORT, f"CREATE DATABASE {DB} OWNER dispatch")
-        _psql(PRIMARY_PORT, "; ".join(f"CREATE EXTENSION {e}" for e in EXTENSIONS), db=DB)
-        env = {**os.environ, "DATABASE_URL": f"postgis://dispatch:dispatch@127.0.0.1:{PRIMARY_PORT}/{DB}"}
+        _psql(primary_port, "CREATE ROLE dispatch LOGIN PASSWORD 'dispatch'")
+        _psql(primary_port, f"CREATE DATABASE {DB} OWNER dispatch")
+        _psql(primary_port, "; ".join(f"CREATE EXTENSION {e}" for e in EXTENSIONS), db=DB)
+        env = {**os.environ, "DATABASE_URL": f"postgis://dispatch:dispatch@127.0.0.1:{primary_port}/{DB}"}
         env.pop("DATABASE_REPLICA_URL", None)
         done = subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr[-3000:]
-        _as_postgres(PG_BIN / "pg_basebackup", "-h", "127.0.0.1", "-p", PRIMARY_PORT, "-U", "postgres", "-D",
+        _as_postgres(PG_BIN / "pg_basebackup", "-h", "127.0.0.1", "-p", primary_port, "-U", "postgres", "-D",
                      standby, "-R", "-X", "stream", "-c", "fast", "--no-sync")
-        with open(standby / "postgresql.conf", "a") as conf:
-            conf.write(f"\nport = {STANDBY_PORT}\n")
-        _as_postgres(PG_BIN / "pg_ctl", "-D", standby, "-l", tmp / "standby.log", "-w", "start")
+        standby_port = _start(standby, tmp / "standby.log")
         started.append(standby)
-        yield {"tmp": tmp, "standby": standby, "env": env}
+        yield {"tmp": tmp, "standby": standby, "env": env, "standby_port": standby_port}
     finally:
         for data in reversed(started):
             _as_postgres(PG_BIN / "pg_ctl", "-D", data, "-m", "immediate", "stop", check=False)
@@ -85,14 +102,15 @@ def clusters():
 
 @pytest.fixture(scope="module")
 def observed(clusters):
+    standby_port = clusters["standby_port"]
     stop = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     env = {
         **clusters["env"],
-        "DATABASE_REPLICA_URL": f"postgis://dispatch:dispatch@127.0.0.1:{STANDBY_PORT}/{DB}",
+        "DATABASE_REPLICA_URL": f"postgis://dispatch:dispatch@127.0.0.1:{standby_port}/{DB}",
         "ALLOWED_HOSTS": "testserver",
         "DATABASE_REPLICA_MAX_LAG_S": "30",
         "DATABASE_REPLICA_CHECK_S": "0",
-        "REPLICA_SUPERUSER_DSN": f"host=127.0.0.1 port={STANDBY_PORT} user=postgres dbname={DB}",
+        "REPLICA_SUPERUSER_DSN": f"host=127.0.0.1 port={standby_port} user=postgres dbname={DB}",
         "REPLICA_STOP": " ".join([*stop, str(PG_BIN / "pg_ctl"), "-D", str(clusters["standby"]), "-m", "fast",
                                   "-w", "stop"]),
     }
