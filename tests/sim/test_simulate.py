@@ -8,13 +8,17 @@ the database itself as well, so a simulator bug cannot hide a system bug."""
 
 import io
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from django.core.management import call_command
 
 from calls.models import Call
 from dispatch.models import Assignment
-from tests.conftest import start_beat
+from tests.conftest import ROOT, process_env, start_beat
 from units.models import Unit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,3 +71,41 @@ def test_a_simulated_rush_hour_keeps_every_integrity_check(asgi_server, live_wor
     assert page.count("data:image/png;base64,") >= 7
     assert "http://" not in page.replace(report["base_url"], "")  # self-contained: nothing to fetch
     assert "report.html" in out.getvalue()
+
+
+def test_ctrl_c_stops_the_day_cleanly_and_still_writes_the_report(asgi_server, live_worker, beat, tmp_path):
+    """The first Ctrl+C: no new calls, the open ones wound down, the report written."""
+    args = [sys.executable, "manage.py", "simulate", "--local", "--base-url", f"http://127.0.0.1:{asgi_server.port}",
+            "--duration", "120", "--speed", "60", "--seed", "5", "--start-hour", "12", "--calls-per-day", "13500",
+            "--units", "police=6,medical=8,fire=4,utility=4", "--drain", "10", "--report", str(tmp_path),
+            "--no-progress"]
+    run = subprocess.Popen(args, cwd=ROOT, env=process_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    try:
+        # Interrupt while calls are coming in and crews are out (2 simulated hours would be 2 minutes).
+        deadline = time.monotonic() + 90
+        while Call.objects.filter(description__startswith="[sim ").count() < 15:
+            assert run.poll() is None, run.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "no calls arrived"
+            time.sleep(0.2)
+        run.send_signal(signal.SIGINT)
+        out, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0, err[-3000:]
+
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["interrupted"] is True
+    assert 15 <= report["calls_sent"] < report["calls_scheduled"]
+    assert report["calls_stored"] == report["calls_sent"]
+    # Wound down, not abandoned: what was open is cancelled and nothing stays assigned.
+    assert report["calls_not_ended"] == 0 and report["double_assigned"] == 0
+    assert report["events_missed"] == 0 and all(report["checks"].values()), report["checks"]
+    assert (tmp_path / "report.html").exists() and "report.html" in out
+
+    calls = Call.objects.filter(description__startswith=f"[sim {report['run_id']}]")
+    assert calls.count() == report["calls_sent"]
+    assert not calls.exclude(status__in=["closed", "cancelled", "merged"]).exists()
+    assert not Assignment.objects.filter(call__in=calls, ended_at__isnull=True).exists()
