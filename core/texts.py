@@ -14,6 +14,7 @@ locale/*/django.po translate; their parameters are named, and a parameter is sho
 its name's kind (a status's name, a duration, metres): see `_FORMATS`.
 """
 
+from django.utils.formats import get_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -159,7 +160,8 @@ def metres(value):
     value = float(value)
     if value < 1000:
         return gettext("%(n)s m") % {"n": round(value)}
-    return gettext("%(n)s km") % {"n": f"{value / 1000:.1f}"}
+    # One decimal with the language's separator (1,5 км; 1.5 km), as static/texts.js does.
+    return gettext("%(n)s km") % {"n": f"{value / 1000:.1f}".replace(".", get_format("DECIMAL_SEPARATOR"))}
 
 
 def duration(value):
@@ -185,5 +187,6 @@ def page_table():
             "km": gettext("%(n)s km"),
             "s": gettext("%(n)s s"),
             "min_s": gettext("%(m)s min %(s)s s"),
+            "decimal": get_format("DECIMAL_SEPARATOR"),
         },
     }

@@ -17,7 +17,7 @@ window.DispatchTexts = (() => {
 
   function metres(value) {
     const m = Number(value);
-    return m < 1000 ? fill(table.units.m, { n: Math.round(m) }) : fill(table.units.km, { n: (m / 1000).toFixed(1) });
+    return m < 1000 ? fill(table.units.m, { n: Math.round(m) }) : fill(table.units.km, { n: (m / 1000).toFixed(1).replace(".", table.units.decimal || ".") });
   }
 
   function duration(value) {

@@ -112,7 +112,7 @@ export function renderDetail() {
       h("tbody", {}, list.map((a) => h("tr", { class: state.isActive(a) ? "active" : "ended", dataset: { assignment: a.id } },
         h("td", {}, h("span", { class: `unit-chip svc-${a.unit.service}` }, a.unit.callsign)),
         h("td", {}, h("span", { class: `status st-${a.status}` }, statusLabel(a.status))),
-        h("td", { title: a.basis === "road" ? fmt(_("%(n)s km"), { n: ((a.route_m || 0) / 1000).toFixed(1) }) : "" },
+        h("td", { title: a.basis === "road" ? metres(a.route_m || 0) : "" },
           metres(a.distance_m), a.eta_s !== null && a.eta_s !== undefined ? ` · ${eta(a.eta_s, a.basis)}` : ""),
         h("td", {}, clock(a.assigned_at)),
         h("td", {}, state.isActive(a) && open

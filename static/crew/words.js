@@ -10,7 +10,7 @@ export const PRIORITY = { 1: _("P1 — life threat"), 2: _("P2 — urgent"), 3: 
 export function distanceText(metres) {
   if (metres === null || metres === undefined || !Number.isFinite(metres)) return "–";
   return metres < 1000 ? fmt(_("%(m)s m"), { m: Math.round(metres) })
-    : fmt(_("%(km)s km"), { km: (metres / 1000).toFixed(metres < 10000 ? 1 : 0) });
+    : fmt(_("%(km)s km"), { km: (metres / 1000).toLocaleString(lang, { maximumFractionDigits: metres < 10000 ? 1 : 0 }) });
 }
 
 export function durationText(seconds) {

@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group
 from django.utils import translation
 
 from calls.models import IncidentType
+from core import texts
 from dispatch import engine, services
 from tests.browser.conftest import PASSWORD, console_user, offline_page, shot
 from tests.conftest import point
@@ -109,6 +110,11 @@ def walk(page, done, open_call, token, lang):
     shot(page, f"i18n-timeline-{lang}")
     left += english_on(page, "call timeline")
     timeline = page.inner_text("#timeline tbody")
+    # The page writes a distance as the server does, with the language's decimal comma.
+    reason = {"service": "medical", "distance_m": 1450, "eta_s": 200}
+    in_page = page.evaluate("(params) => DispatchTexts.render('nearest_by_air', params)", reason)
+    with translation.override(lang):
+        assert in_page == texts.render("nearest_by_air", reason) and "1,4 " in in_page, in_page
     # The crew app, paired by its link, with the police unit's assignment on screen.
     page.goto(base + f"/crew/#token={token}")
     page.wait_for_selector("#assignment:not([hidden])")

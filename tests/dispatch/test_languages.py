@@ -135,3 +135,14 @@ def test_an_anonymous_api_error_follows_accept_language(anon_client):
     assert anon_client.get("/api/v1/calls/", HTTP_ACCEPT_LANGUAGE="kk")["Content-Language"] == "kk"
     body = anon_client.get("/api/v1/calls/", HTTP_ACCEPT_LANGUAGE="ru").json()
     assert not english_words(body["detail"]), body
+
+
+def test_distances_are_written_with_the_languages_decimal_separator():
+    # Django ships no number formats for Kazakh: config/formats/kk gives it the comma.
+    written = {}
+    for language in ("ru", "kk", "en"):
+        with translation.override(language):
+            written[language] = (texts.metres(1450), texts.metres(640), texts.page_table()["units"]["decimal"])
+    assert written["ru"] == ("1,4 км", "640 м", ",")
+    assert written["kk"] == ("1,4 км", "640 м", ",")
+    assert written["en"] == ("1.4 km", "640 m", ".")
