@@ -14,8 +14,10 @@ class Unit(models.Model):
     capabilities = ArrayField(models.CharField(max_length=32), default=list, blank=True)
     status = models.CharField(max_length=16, choices=UnitStatus.CHOICES, default=UnitStatus.OUT_OF_SERVICE)
     status_changed_at = models.DateTimeField(null=True, blank=True)
-    # The live position: one narrow row per unit. History is in UnitPosition.
-    location = models.PointField(geography=True, srid=4326, null=True, blank=True)
+    # The live position: one narrow row per unit. History is in UnitPosition. Its spatial
+    # index is `unit_location_gist` below: the field's own (spatial_index) was the same
+    # index a second time, maintained on every move of every unit.
+    location = models.PointField(geography=True, srid=4326, null=True, blank=True, spatial_index=False)
     location_accuracy_m = models.FloatField(null=True, blank=True)
     heading = models.FloatField(null=True, blank=True)
     speed_mps = models.FloatField(null=True, blank=True)
@@ -43,8 +45,12 @@ class Unit(models.Model):
 class UnitPosition(models.Model):
     """Append-only track of every fix a device sent, for replay and audit."""
 
-    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="positions")
-    location = models.PointField(geography=True, srid=4326)
+    # Written many times a second and read only by unit and time (a track, a replay): the
+    # (unit, recorded_at) index serves both the reads and the foreign key's checks, so
+    # neither a separate index on `unit` nor a spatial one is paid for on every insert
+    # (bench/position_indexes.py).
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="positions", db_index=False)
+    location = models.PointField(geography=True, srid=4326, spatial_index=False)
     accuracy_m = models.FloatField(null=True, blank=True)
     heading = models.FloatField(null=True, blank=True)
     speed_mps = models.FloatField(null=True, blank=True)
