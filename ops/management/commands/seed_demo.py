@@ -8,6 +8,7 @@ nothing at all unless the database has no units and no accounts: restarting a ru
 centre must never reset anything.
 """
 
+import os
 import random
 from pathlib import Path
 
@@ -83,7 +84,9 @@ class Command(BaseCommand):
         self.stdout.write("demo accounts:")
         for line in lines:
             self.stdout.write(line)
-        self.stdout.write("log in at http://127.0.0.1:8000/accounts/login/ ; API docs at /api/docs/")
+        # The port the run command serves on (PORT, as the Makefile and Procfile read it).
+        port = os.environ.get("PORT") or "8000"
+        self.stdout.write(f"log in at http://127.0.0.1:{port}/accounts/login/ ; API docs at /api/docs/")
 
     def _fleet(self):
         """Create the missing demo units and put each new one on duty, as its crew would."""
